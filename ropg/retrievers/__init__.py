@@ -1,0 +1,22 @@
+"""The retriever pool: protocol, registry and built-in retrievers."""
+
+from __future__ import annotations
+
+from ropg.retrievers.base import BaseRetriever, Ranking, RetrievalQuery, Retriever
+from ropg.retrievers.registry import (
+    get_retriever,
+    register_retriever,
+    resolve_retriever_factory,
+    retriever_names,
+)
+
+__all__ = [
+    "BaseRetriever",
+    "Ranking",
+    "RetrievalQuery",
+    "Retriever",
+    "get_retriever",
+    "register_retriever",
+    "resolve_retriever_factory",
+    "retriever_names",
+]

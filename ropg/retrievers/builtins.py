@@ -1,0 +1,1 @@
+"""Built-in retrievers; importing this module registers them."""

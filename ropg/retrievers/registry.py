@@ -1,0 +1,82 @@
+"""Retriever registry: built-in names, `module:Class` paths and `ropg.retrievers` entry points."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from ropg.lamp.errors import LampError
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ropg.retrievers"
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+T = TypeVar("T")
+
+
+def register_retriever(name: str) -> Callable[[T], T]:
+    """Class decorator: make a retriever available as ``get_retriever(name)``."""
+
+    def decorate(factory: T) -> T:
+        _REGISTRY[name] = factory  # type: ignore[assignment]
+        return factory
+
+    return decorate
+
+
+def _ensure_builtins() -> None:
+    importlib.import_module("ropg.retrievers.builtins")
+
+
+def _load_dotted(spec: str) -> Callable[..., Any]:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LampError(f"cannot import retriever module {module_name!r}: {error}") from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise LampError(f"module {module_name!r} has no retriever {attribute!r}") from None
+
+
+def _load_entry_point(name: str) -> Callable[..., Any] | None:
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            return entry.load()
+    return None
+
+
+def resolve_retriever_factory(name: str) -> Callable[..., Any]:
+    """The class or factory behind a retriever name."""
+    _ensure_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if ":" in name:
+        return _load_dotted(name)
+    factory = _load_entry_point(name)
+    if factory is not None:
+        return factory
+    raise LampError(
+        f"unknown retriever {name!r}; built-ins: {', '.join(retriever_names())}; "
+        "or give a 'module:Class' path or a 'ropg.retrievers' entry point"
+    )
+
+
+def get_retriever(name: str, **options: Any) -> Any:
+    """Build a retriever from a built-in name, a ``module:Class`` path or an entry point."""
+    retriever = resolve_retriever_factory(name)(**options)
+    if not hasattr(retriever, "rank") or not hasattr(retriever, "rank_batch"):
+        raise LampError(f"retriever {name!r} has no rank/rank_batch methods")
+    return retriever
+
+
+def retriever_names() -> list[str]:
+    """Built-in and entry-point retriever names."""
+    _ensure_builtins()
+    names = set(_REGISTRY)
+    names.update(entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
