@@ -74,7 +74,7 @@ class LampSplit:
         return [example.gold for example in self.examples]  # type: ignore[misc]
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         with path.open("rb") as stream:
             return json.load(stream)
@@ -325,10 +325,10 @@ def load_split(
         questions, found_outputs = find_split_files(source, task, split, layout)
         outputs = outputs if outputs is not None else found_outputs
     questions = Path(questions)
-    examples = parse_questions(_read_json(questions), task, questions, validate_profiles)
+    examples = parse_questions(read_json(questions), task, questions, validate_profiles)
     if outputs is not None:
         outputs = Path(outputs)
-        _, gold_by_id = parse_outputs(_read_json(outputs), task, outputs)
+        _, gold_by_id = parse_outputs(read_json(outputs), task, outputs)
         _attach_golds(examples, gold_by_id, outputs)
     elif require_golds:
         raise LampDataError(questions, f"no outputs file found for the {split} split")

@@ -9,6 +9,12 @@ from ropg.lamp.errors import LampError
 from ropg.lamp.tasks import Task
 
 
+def _is_dataset_dict(source: Any) -> bool:
+    import datasets
+
+    return isinstance(source, (datasets.DatasetDict, datasets.IterableDatasetDict))
+
+
 def load_hf_split(
     source: Any,
     task: Task,
@@ -33,7 +39,7 @@ def load_hf_split(
                 f"cannot load datasets source {source!r} split {split!r}: {error}"
             ) from None
         origin = f"{source}[{split}]"
-    elif hasattr(source, "keys") and not hasattr(source, "column_names"):
+    elif _is_dataset_dict(source):
         if split not in source:
             raise LampError(f"datasets source has no split {split!r} (has {list(source)})")
         dataset = source[split]

@@ -1,0 +1,51 @@
+"""Shared CLI plumbing: logging setup and turning user errors into exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from ropg.lamp.errors import LampError
+
+USER_ERROR_EXIT = 2
+USER_ERRORS: tuple[type[BaseException], ...] = (LampError, FileNotFoundError, PermissionError)
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """Log to stderr: warnings by default, info with ``-v``, debug with ``-vv``."""
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def add_logging_flags(parser) -> None:
+    """``-v/--verbose`` (repeatable) and ``-q/--quiet``."""
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+
+
+def user_errors_exit_2(
+    main: Callable[[Sequence[str] | None], int],
+) -> Callable[[Sequence[str] | None], int]:
+    """Wrap a CLI ``main``: a user error prints one line to stderr and returns exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except USER_ERRORS as error:
+            message = (
+                str(error)
+                if isinstance(error, LampError)
+                else f"{error.strerror}: {error.filename}"
+            )
+            print(f"error: {message}", file=sys.stderr)
+            return USER_ERROR_EXIT
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper
