@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from ropg.generation.errors import GenerationError
 from ropg.lamp.errors import LampError
 
 USER_ERROR_EXIT = 2
-USER_ERRORS: tuple[type[BaseException], ...] = (LampError, FileNotFoundError, PermissionError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    LampError,
+    GenerationError,
+    FileNotFoundError,
+    PermissionError,
+)
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
@@ -21,7 +29,20 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
-def add_logging_flags(parser) -> None:
+def parse_options(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``["k1=v", "k2=3"]`` -> ``{"k1": "v", "k2": 3}`` (values parsed as YAML scalars)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise LampError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def add_logging_flags(parser: argparse.ArgumentParser) -> None:
     """``-v/--verbose`` (repeatable) and ``-q/--quiet``."""
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
