@@ -76,7 +76,7 @@ class LampSplit:
 
 def read_json(path: Path) -> Any:
     try:
-        with path.open("rb") as stream:
+        with path.open(encoding="utf-8") as stream:
             return json.load(stream)
     except FileNotFoundError:
         raise LampDataError(path, "file not found") from None
@@ -112,12 +112,19 @@ def _require(
     return value
 
 
+_PLAIN_SCALARS = frozenset({str, int, float})
+
+
 def _validate_profile(
     profile: list[Any], task: Task, path: object, index: int, record_id: str
 ) -> None:
-    needed = task.profile_fields
+    needed = ("id", *task.profile_fields)
     for position, item in enumerate(profile):
-        prefix = f"profile[{position}]."
+        try:  # fast path: every needed field present with a plain scalar type
+            if all(type(item[name]) in _PLAIN_SCALARS for name in needed):
+                continue
+        except (KeyError, TypeError):
+            pass
         if not isinstance(item, dict):
             raise LampDataError(
                 path,
@@ -126,9 +133,8 @@ def _validate_profile(
                 record_id=record_id,
                 field=f"profile[{position}]",
             )
-        _require(item, "id", SCALAR_TYPES, path, index, record_id, prefix)
         for name in needed:
-            _require(item, name, SCALAR_TYPES, path, index, record_id, prefix)
+            _require(item, name, SCALAR_TYPES, path, index, record_id, f"profile[{position}].")
 
 
 def parse_questions(
