@@ -1,0 +1,490 @@
+"""Text encoders for dense retrieval: any Hugging Face encoder + pooling (+ L2 normalization).
+
+An :class:`Encoder` wraps ``AutoTokenizer``/``AutoModel``: texts are length-sorted and batched
+(minimal padding, order restored), run under ``torch.inference_mode()`` (on the GPU when there is
+one), pooled by ``"mean"`` over the attention mask (Contriever) or ``"cls"``, optionally
+L2-normalized, and returned as float32 vectors.
+
+**Where pooling settings come from.** Like sentence-transformers, the pooling mode is saved with
+the model. For each of ``pooling``, ``normalize`` and ``max_length`` the first of these wins:
+
+1. the value given in :class:`EncoderConfig` (``None`` means "not given");
+2. ``ropg_retriever.json`` next to the weights (the ROPG format, below);
+3. a sentence-transformers layout (``1_Pooling/config.json``, a ``Normalize`` module in
+   ``modules.json``, ``max_seq_length`` in ``sentence_bert_config.json``);
+4. the Contriever recipe: mean pooling, no normalization, 512 tokens.
+
+For a Hub id these files come from the local HF cache or, once, from the Hub (set
+``HF_HUB_OFFLINE=1`` on a machine without network, or give all three values).
+
+**The ``ropg_retriever.json`` format** (version 1), written by :func:`save_encoder`::
+
+    {"pooling": "mean", "normalize": false, "max_length": 512, "similarity": "dot"}
+
+``pooling``: ``"mean"`` or ``"cls"``; ``normalize``: boolean; ``max_length``: truncation length in
+tokens (special tokens included); ``similarity``: ``"dot"`` (score = ``doc_vec @ query_vec``) or
+``"cosine"`` (implies ``normalize``). Every key is optional; unknown keys are ignored, so a
+checkpoint written by a later ropg still loads.
+
+**Precision.** ``dtype="auto"``: fp32 on CPU, bf16 (else fp16) on CUDA. On CPU, ``"bf16"`` and
+``"fp16"`` use autocast only if the CPU supports them natively (AVX512-BF16/AMX, AMX-FP16);
+otherwise a warning is logged and fp32 is used. The effective precision is in the cache key.
+
+**CPU speed.** Start Python with ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296:
+glibc.malloc.trim_threshold=4294967296`` (one value, no line break): 1.1-2.3x faster torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ropg.lamp.errors import LampError
+
+logger = logging.getLogger(__name__)
+
+RETRIEVER_CONFIG_NAME = "ropg_retriever.json"
+POOLINGS = ("mean", "cls")
+SIMILARITIES = ("dot", "cosine")
+DTYPES = ("auto", "fp32", "fp16", "bf16")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
+HASHED_SUFFIXES = (".json", ".txt", ".model")  # config and tokenizer files: hashed by content
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How vectors are made and compared: the content of ``ropg_retriever.json``."""
+
+    pooling: str = "mean"
+    normalize: bool = False
+    max_length: int = 512
+    similarity: str = "dot"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise LampError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.similarity not in SIMILARITIES:
+            raise LampError(f"similarity must be one of {SIMILARITIES}, got {self.similarity!r}")
+        if not isinstance(self.normalize, bool):
+            raise LampError(f"normalize must be true or false, got {self.normalize!r}")
+        if not isinstance(self.max_length, int) or self.max_length < 1:
+            raise LampError(f"max_length must be a positive integer, got {self.max_length!r}")
+
+    @property
+    def l2_normalize(self) -> bool:
+        """Whether vectors are L2-normalized (``normalize`` or cosine similarity)."""
+        return self.normalize or self.similarity == "cosine"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EncoderConfig:
+    """Which encoder to load and how to run it.
+
+    Attributes:
+        model: a Hugging Face model id or a local directory (e.g. a ROPG checkpoint).
+        pooling: ``"mean"`` or ``"cls"``; None = from the model directory, else ``"mean"``.
+        normalize: L2-normalize vectors; None = from the model directory, else False.
+        max_length: truncation length in tokens; None = from the model directory, else 512.
+        batch_size: texts per forward pass; None = 16 on CPU (bigger does not help on few
+            cores once texts are length-sorted), 128 on GPU.
+        dtype: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"`` (see the module docstring).
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``.
+        trust_remote_code: passed to ``from_pretrained``.
+    """
+
+    model: str
+    pooling: str | None = None
+    normalize: bool | None = None
+    max_length: int | None = None
+    batch_size: int | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise LampError("an encoder needs a model name or path")
+        if self.dtype not in DTYPES:
+            raise LampError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise LampError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise LampError(f"batch_size must be positive, got {self.batch_size!r}")
+
+
+# -- model files ----------------------------------------------------------------------------------
+def local_model_dir(model: str) -> Path | None:
+    """The model's directory when ``model`` is a local path; None for a Hub id.
+
+    Raises LampError for something that is clearly meant as a path (absolute, ``./``, ``~``) but
+    is not a model directory.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise LampError(f"encoder path {model!r} is not a model directory (no config.json)")
+        return path
+    if path.exists():
+        raise LampError(f"encoder path {model!r} is a file; give the model directory")
+    if model.startswith(("/", "./", "../", "~", ".\\")) or os.path.isabs(model):
+        raise LampError(f"encoder path {model!r} does not exist")
+    return None
+
+
+def model_identity(model: str) -> str:
+    """A stable identity for embedding caches: ``hub:<id>`` or ``local:<fingerprint>``.
+
+    A local directory is fingerprinted by the content of its config/tokenizer files
+    (``*.json``, ``*.txt``, ``*.model``) and the name, size and mtime of its weight files, so a
+    checkpoint overwritten in place gets a new identity while a moved (or ``cp -p``) copy keeps it.
+    Hub models are identified by name: pin a version by downloading it to a directory.
+    """
+    directory = local_model_dir(model)
+    if directory is None:
+        return f"hub:{model}"
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.suffix in HASHED_SUFFIXES and path.name.lower() != "readme.txt":
+            digest.update(f"{path.name}\0".encode())
+            digest.update(path.read_bytes())
+        elif path.suffix in WEIGHT_SUFFIXES:
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return f"local:{digest.hexdigest()}"
+
+
+def _read_json(model: str, filename: str) -> Any | None:
+    """A JSON file of a local model directory or (when reachable) a Hub model; None if absent."""
+    directory = local_model_dir(model)
+    if directory is not None:
+        path = directory / filename
+        if not path.is_file():
+            return None
+    else:
+        found = _hub_file(model, filename)
+        if found is None:
+            return None
+        path = Path(found)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LampError(f"{path}: unreadable JSON: {error}") from error
+
+
+def _hub_file(model: str, filename: str) -> str | None:
+    """A Hub model's file: from the local HF cache if known there, else fetched (if online)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from transformers.utils import cached_file
+
+        cached = try_to_load_from_cache(model, filename)
+        if isinstance(cached, str):
+            return cached
+        if cached is not None:  # the cache knows the file does not exist
+            return None
+        return cached_file(
+            model,
+            filename,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
+    except Exception as error:  # noqa: BLE001 - a missing optional file is not an error
+        logger.debug("no %s for %s: %s", filename, model, error)
+        return None
+
+
+def _saved_settings(model: str) -> dict[str, Any]:
+    """Settings saved with a model: ``ropg_retriever.json``, else sentence-transformers files."""
+    saved = _read_json(model, RETRIEVER_CONFIG_NAME)
+    if saved is not None:
+        if not isinstance(saved, dict):
+            raise LampError(f"{model}/{RETRIEVER_CONFIG_NAME} must hold a JSON object")
+        known = {key: saved[key] for key in EncoderSettings().to_dict() if key in saved}
+        logger.debug("%s: settings from %s: %s", model, RETRIEVER_CONFIG_NAME, known)
+        return known
+    settings: dict[str, Any] = {}
+    modules = _read_json(model, "modules.json")
+    if not isinstance(modules, list):
+        return settings
+    pooling = _read_json(model, "1_Pooling/config.json") or {}
+    if pooling.get("pooling_mode_cls_token"):
+        settings["pooling"] = "cls"
+    elif pooling.get("pooling_mode_mean_tokens"):
+        settings["pooling"] = "mean"
+    settings["normalize"] = any(
+        str(module.get("type", "")).endswith("Normalize") for module in modules
+    )
+    bert_config = _read_json(model, "sentence_bert_config.json") or {}
+    if isinstance(bert_config.get("max_seq_length"), int):
+        settings["max_length"] = bert_config["max_seq_length"]
+    logger.debug("%s: settings from the sentence-transformers files: %s", model, settings)
+    return settings
+
+
+def resolve_settings(config: EncoderConfig) -> EncoderSettings:
+    """Explicit config values, then the model's saved settings, then the Contriever recipe."""
+    explicit = {
+        key: value
+        for key, value in (
+            ("pooling", config.pooling),
+            ("normalize", config.normalize),
+            ("max_length", config.max_length),
+        )
+        if value is not None
+    }
+    saved = {} if len(explicit) == 3 else _saved_settings(config.model)
+    return EncoderSettings(**{**saved, **explicit})
+
+
+def save_encoder(
+    model: Any,
+    tokenizer: Any,
+    config: EncoderSettings | EncoderConfig | Mapping[str, Any],
+    path: str | os.PathLike[str],
+) -> Path:
+    """Write weights, tokenizer and ``ropg_retriever.json`` so that ``Encoder`` loads them by path.
+
+    ``config`` gives pooling/normalize/max_length/similarity: an :class:`EncoderSettings`, a
+    mapping with those keys, or an :class:`EncoderConfig` (its unset values take the defaults).
+    """
+    from ropg.utils.io import atomic_write_json
+
+    if isinstance(config, EncoderConfig):
+        given = {k: getattr(config, k) for k in ("pooling", "normalize", "max_length")}
+        config = {k: v for k, v in given.items() if v is not None}
+    settings = config if isinstance(config, EncoderSettings) else EncoderSettings(**config)
+    target = Path(path)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    atomic_write_json(target / RETRIEVER_CONFIG_NAME, settings.to_dict(), indent=2)
+    return target
+
+
+# -- hardware ---------------------------------------------------------------------------------
+def cpu_supports(dtype: str) -> bool:
+    """Whether this CPU runs ``"bf16"``/``"fp16"`` natively (detected, never assumed)."""
+    import torch
+
+    probes = {"bf16": ("_is_avx512_bf16_supported", "_is_amx_tile_supported"),
+              "fp16": ("_is_amx_fp16_supported",)}[dtype]  # fmt: skip
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise LampError(f"device {device!r} requested but CUDA is not available")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> tuple[str, bool]:
+    """The effective precision and whether it runs under CPU autocast."""
+    import torch
+
+    if device.startswith("cuda"):
+        if dtype in ("auto", "bf16"):
+            if torch.cuda.is_bf16_supported():
+                return "bf16", False
+            if dtype == "bf16":
+                logger.warning("this GPU has no bf16 support: using fp16")
+            return "fp16", False
+        return dtype, False
+    if dtype in ("auto", "fp32"):
+        return "fp32", False
+    if device == "cpu" and cpu_supports(dtype):
+        return dtype, True
+    logger.warning("%s requested but %s has no native support for it: using fp32", dtype, device)
+    return "fp32", False
+
+
+# -- the encoder --------------------------------------------------------------------------------
+class Encoder:
+    """Encode texts with a Hugging Face encoder; the model is loaded on first use.
+
+    Attributes:
+        config: the :class:`EncoderConfig`.
+        settings: the resolved :class:`EncoderSettings` (pooling, normalize, max_length).
+        device, dtype: the effective device and precision (``"fp32"``, ``"fp16"``, ``"bf16"``).
+        texts_encoded, forward_calls: counters (e.g. to check that a cache was hit).
+    """
+
+    def __init__(self, config: EncoderConfig | str, **options: Any) -> None:
+        self.config = EncoderConfig(config, **options) if isinstance(config, str) else config
+        local_model_dir(self.config.model)  # fail early on a bad path
+        self.settings = resolve_settings(self.config)
+        self.device = resolve_device(self.config.device)
+        self.dtype, self._autocast = resolve_dtype(self.config.dtype, self.device)
+        default_batch = 16 if self.device == "cpu" else 128
+        self.batch_size = self.config.batch_size or default_batch
+        self.texts_encoded = 0
+        self.forward_calls = 0
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._identity: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Encoder({self.config.model!r}, {self.settings}, device={self.device!r}, "
+            f"dtype={self.dtype!r})"
+        )
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines a text's vector: the embedding-cache namespace."""
+        if self._identity is None:
+            self._identity = model_identity(self.config.model)
+        return {
+            "model": self._identity,
+            "pooling": self.settings.pooling,
+            "normalize": self.settings.l2_normalize,
+            "max_length": self.settings.max_length,
+            "dtype": self.dtype,
+        }
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        """The ``AutoModel`` (loaded on first access)."""
+        self._load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``AutoTokenizer`` (loaded on first access)."""
+        self._load()
+        return self._tokenizer
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        name = self.config.model
+        directory = local_model_dir(name)
+        source = str(directory) if directory is not None else name
+        weights_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+        dtype = torch.float32 if self._autocast else weights_dtype[self.dtype]
+        remote = self.config.trust_remote_code
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
+            model = AutoModel.from_pretrained(source, dtype=dtype, trust_remote_code=remote)
+        except (OSError, ValueError, KeyError) as error:
+            where = "model directory" if directory else "Hugging Face Hub id (offline?)"
+            raise LampError(f"cannot load encoder {name!r} as a {where}: {error}") from error
+        self._tokenizer = tokenizer
+        self._model = model.to(self.device).eval()
+        logger.info("loaded encoder %s", self)
+
+    @property
+    def max_length(self) -> int:
+        """The truncation length, capped by the tokenizer's own limit when it has a real one."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < 100_000:
+            return min(self.settings.max_length, limit)
+        return self.settings.max_length
+
+    def encode(
+        self, texts: Sequence[str], show_progress: bool = False, desc: str = "encode"
+    ) -> np.ndarray:
+        """Vectors of ``texts`` as a float32 array of shape ``(len(texts), dim)``, in order."""
+        vectors: np.ndarray | None = None
+        for positions, chunk in self.iter_encode(texts, show_progress=show_progress, desc=desc):
+            if vectors is None:
+                vectors = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
+            vectors[positions] = chunk
+        return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def iter_encode(
+        self,
+        texts: Sequence[str],
+        chunk_size: int = 4096,
+        show_progress: bool = False,
+        desc: str = "encode",
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Encode in chunks, longest texts first; yield ``(positions, vectors)`` per chunk.
+
+        Texts are ordered by character length, cut into chunks of ``chunk_size`` (so a caller
+        can store each chunk as soon as it is done, and memory stays bounded), and inside a
+        chunk re-sorted by token length before batching, which removes nearly all padding.
+        """
+        from tqdm.auto import tqdm
+
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        with tqdm(total=len(texts), desc=desc, unit="text", disable=not show_progress) as bar:
+            for start in range(0, len(order), chunk_size):
+                positions = order[start : start + chunk_size]
+                yield positions, self._encode_chunk([texts[i] for i in positions], bar)
+
+    def _encode_chunk(self, texts: list[str], bar: Any) -> np.ndarray:
+        encoded = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        order = np.argsort([-len(ids) for ids in encoded], kind="stable")
+        vectors: np.ndarray | None = None
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            pooled = self._forward([encoded[i] for i in batch])
+            if vectors is None:
+                vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            vectors[batch] = pooled
+            bar.update(len(batch))
+        assert vectors is not None
+        return vectors
+
+    def _forward(self, sequences: list[list[int]]) -> np.ndarray:
+        """One padded batch through the model; pooled (and normalized) float32 vectors."""
+        import torch
+
+        pad_id = self.tokenizer.pad_token_id or 0
+        width = max(len(ids) for ids in sequences)
+        input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, ids in enumerate(sequences):  # right padding: CLS stays at position 0
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        autocast = torch.autocast(
+            "cpu", dtype=torch.bfloat16 if self.dtype == "bf16" else torch.float16,
+            enabled=self._autocast,
+        )  # fmt: skip
+        with torch.inference_mode():
+            with autocast:
+                hidden = self.model(input_ids=input_ids, attention_mask=mask)[0]
+            hidden = hidden.float()
+            if self.settings.pooling == "mean":
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+            else:
+                pooled = hidden[:, 0]
+            if self.settings.l2_normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        self.forward_calls += 1
+        self.texts_encoded += len(sequences)
+        return pooled.cpu().numpy().astype(np.float32, copy=False)
