@@ -58,11 +58,10 @@ def user_errors_exit_2(
         try:
             return main(argv)
         except USER_ERRORS as error:
-            message = (
-                str(error)
-                if isinstance(error, LampError)
-                else f"{error.strerror}: {error.filename}"
-            )
+            if isinstance(error, OSError) and error.filename is not None:
+                message = f"{error.filename}: {error.strerror}"
+            else:
+                message = str(error)
             print(f"error: {message}", file=sys.stderr)
             return USER_ERROR_EXIT
         except KeyboardInterrupt:

@@ -1,0 +1,167 @@
+"""Run a feedback job: plan prompts, generate them (cached), score, append records; resumable.
+
+Examples are processed in split order in chunks; each finished chunk is appended to the JSONL
+file durably, and every generated output is in the generator cache as soon as its batch
+finishes, so a killed job loses at most the chunk in flight and a re-run regenerates nothing
+that finished. With several processes (``accelerate launch``), each takes every n-th example
+into its own shard file and the main process merges the shards in split order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ropg.feedback.jsonl import HEADER_KEY, ResumableJsonl, dumps_record, read_feedback
+from ropg.lamp.data import LampSplit
+from ropg.lamp.errors import LampDataError, LampError
+from ropg.utils.io import atomic_open
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FeedbackRun:
+    """Settings shared by every feedback job."""
+
+    chunk_size: int = 16
+    shard_index: int = 0
+    num_shards: int = 1
+    show_progress: bool = True
+
+
+def shard_path(out: Path, shard_index: int, num_shards: int) -> Path:
+    """Where one process writes its shard (the final file itself when there is one process)."""
+    if num_shards == 1:
+        return out
+    return out.with_name(f"{out.name}.shard{shard_index}of{num_shards}")
+
+
+def collect_feedback(
+    split: LampSplit,
+    planner: Any,
+    generator: Any,
+    generation_config: Any,
+    out: str | Path,
+    header: dict[str, Any],
+    run: FeedbackRun | None = None,
+) -> Path:
+    """Collect feedback for ``split`` into ``out`` (this process's shard of it).
+
+    Args:
+        split: a split with gold outputs.
+        planner: a :mod:`ropg.feedback.planners` planner (``plan`` and ``record``).
+        generator: anything with ``generate(prompts, config) -> outputs`` (use a cached one).
+        generation_config: passed to ``generate``.
+        out: the JSONL file.
+        header: job description written as the first line (task, split, LLM identity, ...);
+            an existing file with another header is refused.
+        run: chunking, sharding and progress settings.
+    """
+    from tqdm.auto import tqdm
+
+    run = run or FeedbackRun()
+    if not split.has_golds:
+        raise LampError(f"{split.task.name} {split.split}: feedback needs gold outputs")
+    path = shard_path(Path(out), run.shard_index, run.num_shards)
+    writer = ResumableJsonl(path, {**header, **planner.header()})
+    done = set(writer.done)
+    mine = [e for i, e in enumerate(split.examples) if i % run.num_shards == run.shard_index]
+    pending = [example for example in mine if example.id not in done]
+    task = split.task
+    bar = tqdm(
+        total=len(mine),
+        initial=len(mine) - len(pending),
+        unit="ex",
+        desc=f"feedback:{task.name}",
+        disable=not run.show_progress,
+    )
+    started, generated = time.perf_counter(), 0
+    for start in range(0, len(pending), run.chunk_size):
+        chunk = pending[start : start + run.chunk_size]
+        plans = planner.plan(chunk)
+        prompts = [request.prompt for plan in plans for request in plan]
+        outputs = generator.generate(prompts, generation_config) if prompts else []
+        generated += len(prompts)
+        records, position = [], 0
+        for example, plan in zip(chunk, plans):
+            example_outputs = outputs[position : position + len(plan)]
+            position += len(plan)
+            scores = [task.example_score(example.gold, output) for output in example_outputs]
+            records.append(planner.record(example, plan, example_outputs, scores))
+        writer.append(records)
+        bar.update(len(chunk))
+        elapsed = time.perf_counter() - started
+        bar.set_postfix(prompts_per_s=f"{generated / max(elapsed, 1e-9):.1f}")
+    bar.close()
+    logger.info(
+        "%s: %d examples (%d new, %d prompts) in %.1fs",
+        path,
+        len(mine),
+        len(pending),
+        generated,
+        time.perf_counter() - started,
+    )
+    return path
+
+
+def shards_complete(split: LampSplit, out: str | Path, num_shards: int) -> bool:
+    """Whether every shard file exists and holds all of its examples."""
+    for shard in range(num_shards):
+        path = shard_path(Path(out), shard, num_shards)
+        if not path.exists():
+            return False
+        expected = len(range(shard, len(split), num_shards))
+        if len(read_feedback(path)[1]) < expected:
+            return False
+    return True
+
+
+def merge_shards(split: LampSplit, out: str | Path, num_shards: int) -> Path:
+    """Merge shard files into ``out`` in split order; checks there are no gaps or duplicates."""
+    out = Path(out)
+    header: dict[str, Any] | None = None
+    by_id: dict[str, dict[str, Any]] = {}
+    for shard in range(num_shards):
+        path = shard_path(out, shard, num_shards)
+        shard_header, records = read_feedback(path)
+        if header is not None and shard_header != header:
+            raise LampDataError(path, "shard header differs from shard 0's")
+        header = shard_header
+        for record in records:
+            if record["id"] in by_id:
+                raise LampDataError(path, "duplicate example across shards", record_id=record["id"])
+            by_id[record["id"]] = record
+    missing = [i for i in split.ids if i not in by_id]
+    if missing:
+        raise LampDataError(
+            out,
+            f"{len(missing)} example(s) missing from the shards "
+            f"(e.g. {missing[0]!r}); re-run to finish them",
+        )
+    with atomic_open(out) as stream:
+        stream.write(dumps_record({HEADER_KEY: header}) + "\n")
+        for example_id in split.ids:
+            stream.write(dumps_record(by_id[example_id]) + "\n")
+    for shard in range(num_shards):
+        shard_path(out, shard, num_shards).unlink(missing_ok=True)
+    return out
+
+
+def feedback_by_id(
+    path: str | Path, expected_ids: Sequence[str] | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Load a finished feedback file as (header, records by id), checking ids if given."""
+    header, records = read_feedback(path)
+    by_id = {str(record["id"]): record for record in records}
+    if expected_ids is not None:
+        missing = [i for i in expected_ids if i not in by_id]
+        if missing:
+            raise LampDataError(
+                path, f"{len(missing)} example(s) have no feedback (e.g. {missing[0]!r})"
+            )
+    return header, by_id

@@ -1,0 +1,187 @@
+"""What to generate per example: ROPG candidates (one-item prompts) or the RSPG pool.
+
+A planner turns a chunk of examples into generation requests (prompts) and turns the
+generated outputs back into one JSONL record per example. Planners are registered by kind in
+:data:`PLANNERS`.
+
+Record formats (one JSON object per line after the header line):
+
+``candidates`` (ROPG training signal)::
+
+    {"id": "q1", "user_id": "u1", "gold": "comedy",
+     "candidates": [{"rank": 0, "index": 7, "item_id": "p7", "retrieval_score": 12.3,
+                     "output": "comedy", "score": 1.0}, ...]}    # l entries, fewer if short
+
+``pool`` (RSPG training signal)::
+
+    {"id": "q1", "user_id": "u1", "gold": "comedy",
+     "retrievers": {"bm25": {"indices": [7, 2, 9, 1], "item_ids": ["p7", ...],
+                             "retrieval_scores": [...], "prompt": "...",
+                             "output": "comedy", "score": 1.0}, ...}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ropg.lamp.data import Example
+from ropg.lamp.tasks import Task
+from ropg.retrievers.base import Ranking, RetrievalQuery
+
+
+@dataclass
+class Request:
+    """One prompt to generate, with what the record needs to know about it."""
+
+    prompt: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PromptBuilder:
+    """Builds a task prompt from ranked profile indices with one tokenizer and budget."""
+
+    task: Task
+    tokenizer: Any
+    max_length: int = 512
+
+    def __call__(self, example: Example, indices: Sequence[int]) -> str:
+        items = [example.profile[i] for i in indices]
+        return self.task.prompt(example.input, items, self.tokenizer, self.max_length)
+
+
+def make_queries(task: Task, examples: Sequence[Example], use_date: bool) -> list[RetrievalQuery]:
+    """Retrieval queries for examples (the whole input stands in when a query has no marker)."""
+    from ropg.retrievers.pipeline import build_queries
+
+    return build_queries(examples, task, use_date=use_date, query_fallback="input")
+
+
+def _ranked(ranking: Ranking, example: Example) -> dict[str, Any]:
+    indices = [int(i) for i in ranking.indices]
+    return {
+        "indices": indices,
+        "item_ids": [str(example.profile[i]["id"]) for i in indices],
+        "retrieval_scores": [float(s) for s in ranking.scores],
+    }
+
+
+@dataclass
+class CandidatePlanner:
+    """ROPG: the first ``candidates`` items of an initial ranking, each alone in a prompt."""
+
+    retriever: Any
+    retriever_name: str
+    build_prompt: PromptBuilder
+    candidates: int = 16
+    use_date: bool = True
+    store_prompts: bool = False
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "kind": "candidates",
+            "retriever": self.retriever_name,
+            "candidates": self.candidates,
+            "use_date": self.use_date,
+            "max_length": self.build_prompt.max_length,
+        }
+
+    def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
+        queries = make_queries(self.build_prompt.task, examples, self.use_date)
+        rankings = self.retriever.rank_batch(queries, top_k=self.candidates)
+        plans = []
+        for example, ranking in zip(examples, rankings):
+            ranked = _ranked(ranking, example)
+            plans.append(
+                [
+                    Request(
+                        self.build_prompt(example, [index]),
+                        {
+                            "rank": rank,
+                            "index": index,
+                            "item_id": ranked["item_ids"][rank],
+                            "retrieval_score": ranked["retrieval_scores"][rank],
+                        },
+                    )
+                    for rank, index in enumerate(ranked["indices"])
+                ]
+            )
+        return plans
+
+    def record(
+        self,
+        example: Example,
+        requests: Sequence[Request],
+        outputs: Sequence[str],
+        scores: Sequence[float],
+    ) -> dict[str, Any]:
+        entries = []
+        for request, output, score in zip(requests, outputs, scores):
+            entry = {**request.info, "output": output, "score": score}
+            if self.store_prompts:
+                entry["prompt"] = request.prompt
+            entries.append(entry)
+        return {
+            "id": example.id,
+            "user_id": example.user_id,
+            "gold": example.gold,
+            "candidates": entries,
+        }
+
+
+@dataclass
+class PoolPlanner:
+    """RSPG: for every retriever in the pool, the ``k``-item prompt."""
+
+    retrievers: Mapping[str, Any]
+    build_prompt: PromptBuilder
+    k: int = 4
+    use_date: bool = False
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "kind": "pool",
+            "retrievers": list(self.retrievers),
+            "k": self.k,
+            "use_date": self.use_date,
+            "max_length": self.build_prompt.max_length,
+        }
+
+    def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
+        queries = make_queries(self.build_prompt.task, examples, self.use_date)
+        plans: list[list[Request]] = [[] for _ in examples]
+        for name, retriever in self.retrievers.items():
+            rankings = retriever.rank_batch(queries, top_k=self.k)
+            for plan, example, ranking in zip(plans, examples, rankings):
+                ranked = _ranked(ranking, example)
+                prompt = self.build_prompt(example, ranked["indices"])
+                plan.append(Request(prompt, {"retriever": name, **ranked}))
+        return plans
+
+    def record(
+        self,
+        example: Example,
+        requests: Sequence[Request],
+        outputs: Sequence[str],
+        scores: Sequence[float],
+    ) -> dict[str, Any]:
+        retrievers = {}
+        for request, output, score in zip(requests, outputs, scores):
+            info = {key: value for key, value in request.info.items() if key != "retriever"}
+            retrievers[request.info["retriever"]] = {
+                **info,
+                "prompt": request.prompt,
+                "output": output,
+                "score": score,
+            }
+        return {
+            "id": example.id,
+            "user_id": example.user_id,
+            "gold": example.gold,
+            "retrievers": retrievers,
+        }
+
+
+PLANNERS: dict[str, Callable[..., Any]] = {"candidates": CandidatePlanner, "pool": PoolPlanner}
