@@ -143,7 +143,7 @@ def test_plugin_by_entry_point(
         (["--retriever", "no_such_module:Thing"], "cannot import retriever module"),
         (["--retriever", "bm25", "--option", "k9=1"], "rejected its options"),
         (["--retriever", "bm25", "--option", "idf=bm11"], "unknown idf"),
-        (["--retriever", "bm25", "--option", "k1"], "KEY=VALUE"),
+        (["--retriever", "bm25", "--retriever-option", "k1"], "KEY=VALUE"),
     ],
 )
 def test_user_errors_exit_2_without_output(

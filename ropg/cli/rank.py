@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--retriever", required=True, help="built-in name, module:Class or entry point"
     )
     parser.add_argument(
+        "--retriever-option",
         "--option",
         action="append",
         metavar="KEY=VALUE",
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise LampError("give --data DIR or --questions FILE")
     if args.top_k is not None and args.top_k < 0:
         raise LampError(f"--top-k must be >= 0, got {args.top_k}")
-    options = parse_options(args.option, "--option")
+    options = parse_options(args.retriever_option, "--retriever-option")
     retriever = make_retriever(args.retriever, options)
     split = load_split(
         args.data, args.task, args.split, layout=args.layout, questions=args.questions

@@ -1,0 +1,145 @@
+"""The trainable bi-encoder: any Hugging Face encoder + pooling, scored by dot product.
+
+Pooling is the same computation as inference (:class:`ropg.retrievers.encoder.Encoder`): mean
+over the attention mask (or the first token for ``cls``), in float32, then L2-normalized when
+``normalize``; so a saved checkpoint ranks with exactly the scores it was trained with (up to
+float tolerance from batching).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ropg.retrievers.encoder import EncoderSettings
+
+
+def effective_max_length(tokenizer: Any, max_length: int) -> int:
+    """``max_length`` capped by the tokenizer's own limit, as the inference encoder does."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 100_000:
+        return min(max_length, limit)
+    return max_length
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, settings: EncoderSettings) -> torch.Tensor:
+    """Pooled float32 vectors of a padded batch (mirrors the inference encoder's pooling)."""
+    hidden = hidden.float()
+    if settings.pooling == "mean":
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    else:
+        pooled = hidden[:, 0]
+    if settings.l2_normalize:
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+    return pooled
+
+
+def pack_by_length(lengths: list[int], max_tokens: int | None) -> list[list[int]]:
+    """Group texts (by index) into forward passes of at most ``max_tokens`` padded tokens.
+
+    Texts are sorted longest first, so each group is as wide as its first text; a group also
+    ends where the lengths halve, so that short texts never pad up to a long one's width. A
+    text longer than the budget gets a group of its own. ``None``: one group.
+    """
+    if max_tokens is None:
+        return [list(range(len(lengths)))] if lengths else []
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for index in order:
+        if groups:
+            group = groups[-1]
+            width = max(lengths[group[0]], 1)
+            if (len(group) + 1) * width <= max_tokens and 2 * lengths[index] > width:
+                group.append(index)
+                continue
+        groups.append([index])
+    return groups
+
+
+def encode(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    settings: EncoderSettings,
+    max_tokens: int | None = None,
+) -> torch.Tensor:
+    """Pooled vectors ``(N, H)`` of a right-padded batch, with gradients.
+
+    The texts go through the model in length-sorted groups of at most ``max_tokens`` padded
+    tokens (:func:`pack_by_length`), each trimmed to its longest text, so that one long document
+    does not make a whole batch 512 tokens wide.
+    """
+    lengths = attention_mask.sum(dim=1).tolist()
+    parts, positions = [], []
+    for group in pack_by_length(lengths, max_tokens):
+        width = max(max(lengths[i] for i in group), 1)
+        index = torch.tensor(group, dtype=torch.long, device=input_ids.device)
+        ids, mask = input_ids[index, :width], attention_mask[index, :width]
+        parts.append(pool(model(input_ids=ids, attention_mask=mask)[0], mask, settings))
+        positions.append(index)
+    if len(parts) == 1:
+        return parts[0][torch.argsort(positions[0])]
+    vectors = torch.cat(parts)
+    inverse = torch.empty_like(torch.cat(positions))
+    inverse[torch.cat(positions)] = torch.arange(len(inverse), device=inverse.device)
+    return vectors[inverse]
+
+
+def score_batch(
+    model: Any, batch: dict[str, torch.Tensor], settings: EncoderSettings, max_tokens: int | None
+) -> torch.Tensor:
+    """Retrieval scores ``(B, L)`` of a :class:`~ropg.training.data.CandidateCollator` batch.
+
+    ``score = doc_vector . query_vector`` (cosine when the vectors are normalized). Empty slots
+    hold 0 and carry no gradient; the losses mask them.
+    """
+    queries = encode(
+        model, batch["query_input_ids"], batch["query_attention_mask"], settings, max_tokens
+    )
+    feedback = batch["feedback"]
+    scores = torch.zeros(feedback.shape, dtype=torch.float32, device=queries.device)
+    if batch["doc_input_ids"].shape[0] == 0:
+        return scores + 0.0 * queries.sum()
+    documents = encode(
+        model, batch["doc_input_ids"], batch["doc_attention_mask"], settings, max_tokens
+    )
+    rows, cols = batch["doc_rows"], batch["doc_cols"]
+    values = (documents * queries[rows]).sum(dim=-1)
+    return scores.index_put((rows, cols), values)
+
+
+def load_model_and_tokenizer(model: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """The encoder to train (fp32 weights; mixed precision is autocast) and its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from ropg.lamp.errors import LampError
+    from ropg.retrievers.encoder import local_model_dir
+
+    directory = local_model_dir(model)
+    source = str(directory) if directory is not None else model
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        encoder = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as error:
+        where = "model directory" if directory else "Hugging Face Hub id (offline?)"
+        raise LampError(f"cannot load encoder {model!r} as a {where}: {error}") from error
+    return encoder, tokenizer
+
+
+def resolve_mixed_precision(value: str) -> str:
+    """``auto``: bf16 on a CUDA GPU that supports it, else none. On a CPU, bf16/fp16 are used
+    only where the CPU runs them natively (measured 13x *slower* than fp32 on a CPU without)."""
+    import logging
+
+    from ropg.retrievers.encoder import cpu_supports
+
+    if value == "auto":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    if value in ("bf16", "fp16") and not torch.cuda.is_available() and not cpu_supports(value):
+        logging.getLogger(__name__).warning(
+            "mixed_precision %s: this CPU has no native %s support; training in fp32", value, value
+        )
+        return "no"
+    return value
