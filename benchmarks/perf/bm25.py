@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ropg.utils.environment import hardware_info
 
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 ACCENTED = np.array(list("éèüöñçå"))
@@ -111,20 +111,7 @@ def run_fast(retriever, profiles, queries, k):
 
 
 def hardware() -> dict:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
-    try:
-        info["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        pass
-    return info
+    return hardware_info()
 
 
 def versions() -> dict:

