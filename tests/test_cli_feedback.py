@@ -122,3 +122,26 @@ def test_pool_command(model_dir, tmp_path):
     records = [json.loads(line) for line in lines[1:]]
     assert len(records) == 5
     assert all(set(r["retrievers"]) == {"none", "recency", "bm25"} for r in records)
+
+
+def test_likelihood_signal_is_the_models_log_probability_of_the_gold(model_dir, tmp_path):
+    from ropg.generation import GenerationConfig, get_generator
+    from ropg.lamp import load_split
+
+    out = tmp_path / "likelihood.jsonl"
+    extra = ["--signal", "likelihood", "--store-prompts"]
+    argv = args(model_dir, tmp_path / "c.sqlite", out, *extra)
+    argv[argv.index("--limit") + 1] = "4"
+    assert main(argv) == 0
+    lines = out.read_text().splitlines()
+    assert json.loads(lines[0])["ropg_feedback"]["signal"] == "likelihood"
+    records = [json.loads(line) for line in lines[1:]]
+    golds = {e.id: e.gold for e in load_split(sample_path(), "LaMP-2", "train").examples}
+    prompts = [c["prompt"] for r in records for c in r["candidates"]]
+    targets = [golds[r["id"]] for r in records for c in r["candidates"]]
+    llm = get_generator(f"hf:{model_dir}", config=GenerationConfig(max_input_length=128))
+    expected = llm.score(prompts, targets)
+    found = [c["score"] for r in records for c in r["candidates"]]
+    assert len(found) > 0 and all(c["output"] is None for r in records for c in r["candidates"])
+    assert found == pytest.approx(expected, rel=1e-4)
+    assert all(score < 0 for score in found)

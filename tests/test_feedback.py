@@ -242,3 +242,49 @@ def test_merge_reports_gaps(split, builder, tmp_path):
         merge_shards(split, out, 2)
     with pytest.raises(LampDataError, match="have no feedback"):
         feedback_by_id(shard_path(out, 0, 2), split.ids)
+
+
+class LikelihoodScorer(TagReader):
+    """Scores a target higher the more often it appears in the prompt; never generates."""
+
+    def _generate(self, prompts, config, on_batch):
+        raise AssertionError("the likelihood signal must not generate")
+
+    def score(self, prompts, targets):
+        self.generated.extend(prompts)
+        return [float(prompt.count(target)) - 0.5 for prompt, target in zip(prompts, targets)]
+
+
+def test_likelihood_signal_scores_gold_under_each_prompt(split, builder, tmp_path):
+    planner = CandidatePlanner(
+        get_retriever("bm25"), "bm25", builder, candidates=4, signal="likelihood"
+    )
+    scorer = LikelihoodScorer()
+    out = tmp_path / "likelihood.jsonl"
+    collect_feedback(split, planner, scorer, GenerationConfig(), out, HEADER)
+    header, records = read_feedback(out)
+    assert header["signal"] == "likelihood"
+    expected = {}
+    for example in split.examples:
+        for index in [c["index"] for c in _by_id(records)[example.id]["candidates"]]:
+            expected[(example.id, index)] = builder(example, [index]).count(example.gold) - 0.5
+    for record in records:
+        for candidate in record["candidates"]:
+            assert candidate["output"] is None
+            assert candidate["score"] == expected[(record["id"], candidate["index"])]
+    assert len(scorer.generated) == sum(len(r["candidates"]) for r in records) > 0
+    # the default signal's file has another header: resuming across signals is refused
+    with pytest.raises(LampError):
+        collect_feedback(
+            split, candidates_planner(builder), TagReader(), GenerationConfig(), out, HEADER
+        )
+
+
+def _by_id(records):
+    return {record["id"]: record for record in records}
+
+
+def test_unknown_signal_is_refused(split, builder, tmp_path):
+    planner = CandidatePlanner(get_retriever("bm25"), "bm25", builder, signal="vibes")
+    with pytest.raises(LampError, match="unknown feedback signal 'vibes'"):
+        collect_feedback(split, planner, TagReader(), GenerationConfig(), tmp_path / "x", HEADER)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ropg.cli.common import add_logging_flags, parse_options, setup_logging, user_errors_exit_2
+from ropg.feedback.collect import SIGNALS
 from ropg.lamp.errors import LampError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not append ' date: ...' to documents (default: on)",
     )
     candidates.add_argument("--store-prompts", action="store_true")
+    candidates.add_argument(
+        "--signal",
+        default="generate",
+        choices=sorted(SIGNALS),
+        help="generate: score the LLM's output against the gold (the paper); likelihood: "
+        "log p(gold | prompt), one forward pass instead of a beam search (hf, vllm)",
+    )
     pool = commands.add_parser("pool", help="RSPG: the k-item prompt of every retriever")
     _common_flags(pool)
     pool.add_argument(
@@ -213,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.candidates,
             not args.no_date,
             args.store_prompts,
+            args.signal,
         )
     else:
         planner = PoolPlanner(_pool(args), build_prompt, args.k, args.use_date)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from ropg.feedback.jsonl import HEADER_KEY, ResumableJsonl, dumps_record, read_feedback
 from ropg.lamp.data import LampSplit
 from ropg.lamp.errors import LampDataError, LampError
+from ropg.lamp.tasks import Task
 from ropg.utils.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,37 @@ class FeedbackRun:
     shard_index: int = 0
     num_shards: int = 1
     show_progress: bool = True
+
+
+Signal = Callable[[Task, Any, Any, list[str], list[str]], tuple[list[Any], list[float]]]
+
+
+def generated_signal(
+    task: Task, generator: Any, config: Any, prompts: list[str], golds: list[str]
+) -> tuple[list[Any], list[float]]:
+    """The paper's signal: generate each prompt, score the output against the gold."""
+    outputs = generator.generate(prompts, config) if prompts else []
+    return outputs, [task.example_score(gold, output) for gold, output in zip(golds, outputs)]
+
+
+def likelihood_signal(
+    task: Task, generator: Any, config: Any, prompts: list[str], golds: list[str]
+) -> tuple[list[Any], list[float]]:
+    """A cheaper signal: ``log p(gold | prompt)``, one forward pass per prompt, no output."""
+    score = getattr(generator, "score", None)
+    if score is None:
+        raise LampError(f"the generator {generator!r} cannot score likelihoods")
+    return [None] * len(prompts), (list(score(prompts, golds)) if prompts else [])
+
+
+SIGNALS: dict[str, Signal] = {"generate": generated_signal, "likelihood": likelihood_signal}
+"""How a prompt's feedback is measured, by name (``--signal`` of ``ropg-feedback``)."""
+
+
+def resolve_signal(name: str) -> Signal:
+    if name not in SIGNALS:
+        raise LampError(f"unknown feedback signal {name!r}; choose from {sorted(SIGNALS)}")
+    return SIGNALS[name]
 
 
 def shard_path(out: Path, shard_index: int, num_shards: int) -> Path:
@@ -65,6 +97,7 @@ def collect_feedback(
     from tqdm.auto import tqdm
 
     run = run or FeedbackRun()
+    signal = resolve_signal(getattr(planner, "signal", "generate"))
     if not split.has_golds:
         raise LampError(f"{split.task.name} {split.split}: feedback needs gold outputs")
     path = shard_path(Path(out), run.shard_index, run.num_shards)
@@ -85,14 +118,15 @@ def collect_feedback(
         chunk = pending[start : start + run.chunk_size]
         plans = planner.plan(chunk)
         prompts = [request.prompt for plan in plans for request in plan]
-        outputs = generator.generate(prompts, generation_config) if prompts else []
+        golds = [example.gold for example, plan in zip(chunk, plans) for _ in plan]
+        outputs, scores = signal(task, generator, generation_config, prompts, golds)
         generated += len(prompts)
         records, position = [], 0
         for example, plan in zip(chunk, plans):
-            example_outputs = outputs[position : position + len(plan)]
-            position += len(plan)
-            scores = [task.example_score(example.gold, output) for output in example_outputs]
-            records.append(planner.record(example, plan, example_outputs, scores))
+            end = position + len(plan)
+            span = slice(position, end)
+            records.append(planner.record(example, plan, outputs[span], scores[span]))
+            position = end
         writer.append(records)
         bar.update(len(chunk))
         elapsed = time.perf_counter() - started
@@ -157,7 +191,11 @@ def feedback_by_id(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Load a finished feedback file as (header, records by id), checking ids if given."""
     header, records = read_feedback(path)
-    by_id = {str(record["id"]): record for record in records}
+    by_id: dict[str, dict[str, Any]] = {}
+    for index, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or "id" not in record:
+            raise LampDataError(path, "missing", index=index, field="id")
+        by_id[str(record["id"])] = record
     if expected_ids is not None:
         missing = [i for i in expected_ids if i not in by_id]
         if missing:

@@ -12,6 +12,8 @@ Record formats (one JSON object per line after the header line):
      "candidates": [{"rank": 0, "index": 7, "item_id": "p7", "retrieval_score": 12.3,
                      "output": "comedy", "score": 1.0}, ...]}    # l entries, fewer if short
 
+With ``signal="likelihood"`` the score is ``log p(gold | prompt)`` and ``output`` is null.
+
 ``pool`` (RSPG training signal)::
 
     {"id": "q1", "user_id": "u1", "gold": "comedy",
@@ -78,15 +80,19 @@ class CandidatePlanner:
     candidates: int = 16
     use_date: bool = True
     store_prompts: bool = False
+    signal: str = "generate"
 
     def header(self) -> dict[str, Any]:
-        return {
+        header = {
             "kind": "candidates",
             "retriever": self.retriever_name,
             "candidates": self.candidates,
             "use_date": self.use_date,
             "max_length": self.build_prompt.max_length,
         }
+        if self.signal != "generate":  # files of the default signal keep their old header
+            header["signal"] = self.signal
+        return header
 
     def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
         queries = make_queries(self.build_prompt.task, examples, self.use_date)
