@@ -85,6 +85,9 @@ def test_several_files_are_merged(split, tmp_path):
     duplicate = write_feedback(tmp_path / "d.jsonl", records[29:])
     with pytest.raises(LampDataError, match="duplicate example"):
         load(split, [first, duplicate])
+    likelihood = write_feedback(tmp_path / "e.jsonl", records[30:], signal="likelihood")
+    with pytest.raises(LampDataError, match="signal 'likelihood'.* cannot be mixed"):
+        load(split, [first, likelihood])
 
 
 def break_record(records, problem: str):

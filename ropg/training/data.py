@@ -77,6 +77,13 @@ def read_candidate_feedback(
         check_header(path, header, task, candidates)
         if first_header is not None and header.get("candidates") != first_header.get("candidates"):
             raise LampDataError(path, "has another candidate count than the first feedback file")
+        if first_header is not None and _signal(header) != _signal(first_header):
+            raise LampDataError(
+                path,
+                f"has feedback signal {_signal(header)!r}, the first feedback file "
+                f"{_signal(first_header)!r}: scores on different scales cannot be mixed",
+                index=0,
+            )
         first_header = first_header or header
         for line, record in enumerate(records, start=1):
             if not isinstance(record, dict) or "id" not in record:
@@ -91,6 +98,10 @@ def read_candidate_feedback(
             merged[example_id] = (path, record)
     assert first_header is not None
     return first_header, merged
+
+
+def _signal(header: Mapping[str, Any]) -> str:
+    return str(header.get("signal", "generate"))
 
 
 def check_header(path: Path, header: Mapping[str, Any], task: Task, candidates: int) -> None:
