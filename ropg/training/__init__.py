@@ -12,25 +12,23 @@ Names are imported lazily, so that ``import ropg.training.config`` does not load
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ropg.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "RopgTrainConfig": "ropg.training.config",
+    "TrainRunConfig": "ropg.training.run_config",
+    "EpochTrainer": "ropg.training.loop",
     "CandidateExample": "ropg.training.data",
     "load_candidate_examples": "ropg.training.data",
     "reference_pad_feedback": "ropg.training.data",
     "kd_loss": "ropg.training.losses.kd",
     "reinforce_loss": "ropg.training.losses.rl",
     "RopgTrainer": "ropg.training.trainer",
-    "TrainResult": "ropg.training.trainer",
+    "TrainResult": "ropg.training.loop",
     "train": "ropg.training.trainer",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ropg.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -48,7 +48,7 @@ def find_checkpoint(output: Path, resume: str) -> Path:
     if resume != "latest":
         path = Path(resume)
         if not (path / STATE_FILE).is_file():
-            raise LampError(f"{path}: not a complete ropg-train checkpoint (no {STATE_FILE})")
+            raise LampError(f"{path}: not a complete training checkpoint (no {STATE_FILE})")
         return path
     found = complete_checkpoints(output)
     if not found:

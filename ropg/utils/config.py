@@ -1,0 +1,165 @@
+"""Dataclass configs as data: defaults, then a YAML file, then ``--key value`` overrides.
+
+:class:`ConfigBase` gives a dataclass ``from_dict`` / ``load`` (with type coercion of YAML and
+command-line strings and "did you mean" hints for unknown keys), ``save`` (a YAML file that is
+itself a valid ``--config``) and ``result_dict`` (the settings that decide a run's result,
+without the runtime ones listed in ``RUNTIME_FIELDS``). Subclasses list their checks in
+:meth:`ConfigBase.checks`; every problem is a :class:`~ropg.lamp.errors.LampError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from ropg.lamp.errors import LampError
+
+C = TypeVar("C", bound="ConfigBase")
+
+
+class ConfigBase:
+    """Mix-in for dataclass configs (see the module docstring).
+
+    Class attributes: ``RUNTIME_FIELDS`` (settings that may change between a run and its
+    resumption), ``SAVE_RESET`` (values written instead of the current ones by :meth:`save`).
+    """
+
+    RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    SAVE_RESET: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
+        """Build from a mapping (YAML or flags); unknown keys and bad values are LampErrors."""
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            name = str(key).replace("-", "_")
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise LampError(f"unknown training setting {key!r}{hint}")
+            converted[name] = coerce(name, value, hints[name])
+        config = cls(**converted)
+        config.validate()
+        return config
+
+    @classmethod
+    def load(
+        cls: type[C],
+        path: str | os.PathLike[str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> C:
+        """Defaults, then the YAML file at ``path``, then ``overrides``."""
+        values: dict[str, Any] = dict(read_yaml(path)) if path else {}
+        values.update({str(k).replace("-", "_"): v for k, v in (overrides or {}).items()})
+        return cls.from_dict(values)
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """``(ok, message)`` pairs; the first failing one is raised by :meth:`validate`."""
+        return []
+
+    def validate(self) -> None:
+        """Raise a LampError naming the first bad setting."""
+        for ok, message in self.checks():
+            if not ok:
+                raise LampError(f"training config: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def result_dict(self) -> dict[str, Any]:
+        """The settings that decide the result (runtime settings left out)."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.RUNTIME_FIELDS}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the resolved config as YAML (atomically)."""
+        import yaml
+
+        from ropg.utils.io import atomic_open
+
+        values = {**self.to_dict(), **self.SAVE_RESET}
+        with atomic_open(path) as stream:
+            yaml.safe_dump(values, stream, sort_keys=False, allow_unicode=True)
+
+
+def positive(config: Any, names: typing.Iterable[str]) -> list[tuple[bool, str]]:
+    """Checks that each named setting is ``>= 1`` (``None`` allowed for optional ones)."""
+    checks = []
+    for name in names:
+        value = getattr(config, name)
+        checks.append((value is None or value >= 1, f"{name} must be >= 1"))
+    return checks
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    """A YAML mapping from a file (LampError when missing, unreadable or not a mapping)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LampError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise LampError(f"{path}: unreadable YAML config ({str(error).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise LampError(f"{path}: a config file must hold a mapping of settings")
+    return data
+
+
+def _parse_scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Convert a YAML/flag value to the field's type (strings like ``"1e-5"`` are parsed)."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        inner = next(arg for arg in args if arg is not type(None))
+        return coerce(name, value, inner)
+    if origin is list:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [str(item) for item in items if item is not None and str(item) != ""]
+    if annotation is bool:
+        value = _parse_scalar(value)
+        if isinstance(value, bool):
+            return value
+        raise LampError(f"training setting {name}: expected true or false, got {value!r}")
+    if annotation in (int, float):
+        parsed = _parse_scalar(value)
+        try:
+            if isinstance(parsed, bool):
+                raise ValueError
+            number = annotation(float(parsed)) if annotation is float else int(parsed)
+            if annotation is int and isinstance(parsed, float) and parsed != int(parsed):
+                raise ValueError
+        except (TypeError, ValueError):
+            kind = "an integer" if annotation is int else "a number"
+            raise LampError(f"training setting {name}: expected {kind}, got {value!r}") from None
+        return number
+    if annotation is str:
+        if isinstance(value, (dict, list)):
+            raise LampError(f"training setting {name}: expected a string, got {value!r}")
+        if name == "resume" and isinstance(_parse_scalar(value), bool):
+            return "latest" if _parse_scalar(value) else None
+        return str(value)
+    return value
