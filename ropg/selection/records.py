@@ -1,0 +1,213 @@
+"""Pool feedback as typed records: per input, every retriever's prompt, output and score.
+
+``ropg-feedback pool`` writes one JSONL record per input (format in
+:mod:`ropg.feedback.planners`); :func:`load_pool_records` reads one or more such files into
+:class:`PoolRecord` objects, checking that each belongs to a pool file, carries the task asked
+for, and holds every retriever of the pool with a prompt, an output, a finite score and its
+retrieval scores. Any problem is a :class:`~ropg.lamp.errors.LampDataError` naming the file,
+the record and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ropg.feedback.jsonl import read_feedback
+from ropg.lamp.errors import LampDataError, LampError
+from ropg.lamp.tasks import Task, get_task
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class RetrieverResult:
+    """What one retriever gave for one input.
+
+    Attributes:
+        prompt: the LLM prompt built from its top-k items (the bare input for ``none``).
+        output: the LLM's output for that prompt.
+        score: the per-example feedback score of the output (higher is better; LaMP-3: the
+            normalized score of LAMP_SPEC section 6).
+        retrieval_scores: the retriever's scores of its ranked items, best first.
+        item_ids: the ids of the ranked items.
+    """
+
+    prompt: str
+    output: str
+    score: float
+    retrieval_scores: tuple[float, ...] = ()
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """One input with the result of every retriever of the pool, in pool order.
+
+    Attributes:
+        id: the LaMP question id.
+        gold: the gold output.
+        task: the task name (``"LaMP-3"``), for the official metrics.
+        retrievers: retriever name -> :class:`RetrieverResult`, in pool order.
+        user_id: the user id when the data has one.
+    """
+
+    id: str
+    gold: str
+    task: str
+    retrievers: Mapping[str, RetrieverResult]
+    user_id: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The pool's retriever names, in pool order."""
+        return tuple(self.retrievers)
+
+    def scores(self) -> np.ndarray:
+        """Feedback scores in pool order."""
+        return np.array([result.score for result in self.retrievers.values()], dtype=np.float64)
+
+
+def pool_names(records: Sequence[PoolRecord]) -> tuple[str, ...]:
+    """The pool shared by ``records`` (a LampError when they differ or there are none)."""
+    if not records:
+        raise LampError("no pool records")
+    names = records[0].names
+    for record in records:
+        if record.names != names:
+            raise LampError(
+                f"record {record.id!r} has pool {list(record.names)}, not {list(names)}"
+            )
+    return names
+
+
+def records_task(records: Sequence[PoolRecord], task: str | Task | None = None) -> Task:
+    """``task`` if given, else the task the records name (a LampError if they disagree)."""
+    if task is not None:
+        return get_task(task)
+    names = {record.task for record in records}
+    if len(names) != 1:
+        raise LampError(f"pool records name {len(names)} tasks ({sorted(names)}); pass task=")
+    return get_task(names.pop())
+
+
+def _as_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(path) for path in paths]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _result(entry: Any, where: dict[str, Any], name: str) -> RetrieverResult:
+    def fail(field: str, problem: str) -> LampDataError:
+        return LampDataError(problem=problem, field=f"retrievers.{name}.{field}", **where)
+
+    if not isinstance(entry, Mapping):
+        raise fail("", "must be an object with prompt, output and score")
+    for field in ("prompt", "output"):
+        if not isinstance(entry.get(field), str):
+            raise fail(field, "missing or not a string")
+    score = _number(entry.get("score"))
+    if score is None:
+        raise fail("score", f"must be a finite number, got {entry.get('score')!r}")
+    scores = entry.get("retrieval_scores", [])
+    if not isinstance(scores, list) or any(_number(s) is None for s in scores):
+        raise fail("retrieval_scores", "must be a list of finite numbers")
+    item_ids = entry.get("item_ids", [])
+    if not isinstance(item_ids, list):
+        raise fail("item_ids", "must be a list")
+    return RetrieverResult(
+        entry["prompt"],
+        entry["output"],
+        score,
+        tuple(float(s) for s in scores),
+        tuple(str(i) for i in item_ids),
+    )
+
+
+def _parse_record(value: Any, where: dict[str, Any], pool: Sequence[str], task: str) -> PoolRecord:
+    if not isinstance(value, Mapping):
+        raise LampDataError(problem="a record must be a JSON object", **where)
+    if "id" not in value:
+        raise LampDataError(problem="missing", field="id", **where)
+    where = {**where, "record_id": str(value["id"])}
+    gold = value.get("gold")
+    if not isinstance(gold, str):
+        raise LampDataError(problem="missing or not a string", field="gold", **where)
+    entries = value.get("retrievers")
+    if not isinstance(entries, Mapping):
+        raise LampDataError(problem="missing or not an object", field="retrievers", **where)
+    missing = [name for name in pool if name not in entries]
+    if missing:
+        raise LampDataError(
+            problem=f"no entry for retriever {missing[0]!r} of the pool {list(pool)}",
+            field="retrievers",
+            **where,
+        )
+    results = {name: _result(entries[name], where, name) for name in pool}
+    user = value.get("user_id")
+    return PoolRecord(str(value["id"]), gold, task, results, None if user is None else str(user))
+
+
+def load_pool_records(
+    paths: PathLike | Sequence[PathLike],
+    task: str | Task | None = None,
+    retrievers: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[PoolRecord]:
+    """Read ``ropg-feedback pool`` file(s) into :class:`PoolRecord` objects (file order).
+
+    Args:
+        paths: one file or several (e.g. shards of one split); records are concatenated and
+            ids must be unique across them.
+        task: the task the files must be for (default: the task their headers name).
+        retrievers: the pool to keep, in this order (default: the first file's pool); every
+            record must have all of them.
+        limit: keep only the first ``limit`` records.
+    """
+    files = _as_paths(paths)
+    if not files:
+        raise LampError("no pool feedback file given")
+    wanted = get_task(task).name if task is not None else None
+    pool: list[str] | None = list(retrievers) if retrievers else None
+    records: list[PoolRecord] = []
+    seen: set[str] = set()
+    for path in files:
+        header, values = read_feedback(path)
+        if header.get("kind") != "pool":
+            raise LampDataError(
+                path, f"is a {header.get('kind')!r} feedback file; RSPG needs a 'pool' file"
+            )
+        signal = header.get("signal", "generate")
+        if signal != "generate":
+            raise LampDataError(
+                path, f"has feedback signal {signal!r}; RSPG needs generated outputs ('generate')"
+            )
+        header_task = get_task(str(header.get("task", wanted or ""))).name
+        if wanted is not None and header_task != wanted:
+            raise LampDataError(path, f"is feedback for {header_task}, not {wanted}")
+        if pool is None:
+            pool = [str(name) for name in header.get("retrievers") or []]
+            if not pool:
+                raise LampDataError(path, "the header names no retrievers", index=0)
+        for index, value in enumerate(values, start=1):
+            record = _parse_record(value, {"path": path, "index": index}, pool, header_task)
+            if record.id in seen:
+                raise LampDataError(path, "duplicate id", index=index, record_id=record.id)
+            seen.add(record.id)
+            records.append(record)
+            if limit is not None and len(records) >= limit:
+                return records
+    return records
