@@ -7,6 +7,7 @@ Built-in backends::
     vllm:meta-llama/Llama-3.1-8B-Instruct
     openai:http://host:8000/v1#model-name        (completions)
     openai-chat:http://host:8000/v1#model-name   (chat completions)
+    reader:profile                   (retrieval-only baseline, no LLM)
 
 A backend factory is called as ``factory(target, **options)``; a class is built with its
 ``from_spec(target, **options)`` when it has one. Backends are imported only when used.
@@ -31,6 +32,7 @@ _BACKENDS: dict[str, Callable[..., Any] | str] = {
     "vllm": "ropg.generation.vllm_backend:VLLMGenerator.from_spec",
     "openai": "ropg.generation.openai_backend:OpenAIGenerator.from_spec",
     "openai-chat": "ropg.generation.openai_backend:OpenAIGenerator.chat_from_spec",
+    "reader": "ropg.generation.reader:ProfileReader.from_spec",
 }
 _MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
