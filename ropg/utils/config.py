@@ -23,6 +23,23 @@ from ropg.lamp.errors import LampError
 C = TypeVar("C", bound="ConfigBase")
 
 
+def known_settings(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``values`` keyed by field name (dashes become underscores) of the dataclass ``cls``.
+
+    An unknown key is a :class:`LampError` naming ``where`` and the closest known setting.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    result: dict[str, Any] = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise LampError(f"unknown {where} setting {key!r}{hint}")
+        result[name] = value
+    return result
+
+
 class ConfigBase:
     """Mix-in for dataclass configs (see the module docstring).
 
@@ -37,15 +54,8 @@ class ConfigBase:
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
         """Build from a mapping (YAML or flags); unknown keys and bad values are LampErrors."""
         hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        converted: dict[str, Any] = {}
-        for key, value in values.items():
-            name = str(key).replace("-", "_")
-            if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise LampError(f"unknown training setting {key!r}{hint}")
-            converted[name] = coerce(name, value, hints[name])
+        known = known_settings(cls, values, "training")
+        converted = {name: coerce(name, value, hints[name]) for name, value in known.items()}
         config = cls(**converted)
         config.validate()
         return config

@@ -1,0 +1,102 @@
+"""Fingerprints that make a run's numbers checkable: data files, models and code.
+
+- data: BLAKE2b of each question/output file a run read (and the number of examples used);
+- models: each LLM's generator identity (hub revision or a hash of a local directory, plus
+  decoding parameters) and each dense retriever's encoder identity;
+- code: the ropg version, the git commit and whether the tree had local changes, and a hash of
+  the ``ropg`` package sources (which changes whenever the code does, git or not).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """BLAKE2b-128 of a file's bytes (memoized per path, size and modification time)."""
+    stat = Path(path).stat()
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def split_fingerprint(split: Any) -> dict[str, Any]:
+    """The files a loaded split came from, their digests, and how many examples it holds."""
+    files = {}
+    for kind in ("questions_path", "outputs_path"):
+        path = getattr(split, kind, None)
+        if path and Path(path).is_file():
+            files[kind.removesuffix("_path")] = {
+                "file": Path(path).name,
+                "blake2b": file_digest(path),
+            }
+    return {"task": split.task.name, "split": split.split, "examples": len(split), **files}
+
+
+def source_digest(package_dir: Path | None = None) -> str:
+    """BLAKE2b-128 over the relative paths and bytes of the package's ``.py`` files."""
+    import ropg
+
+    root = package_dir or Path(ropg.__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip()
+
+
+def code_fingerprint() -> dict[str, Any]:
+    """ropg version, git commit and dirtiness (when in a git checkout), and the source digest."""
+    import ropg
+
+    root = Path(ropg.__file__).resolve().parent
+    info: dict[str, Any] = {
+        "ropg_version": getattr(ropg, "__version__", "unknown"),
+        "source_blake2b": source_digest(root),
+    }
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit:
+        status = _git(root, "status", "--porcelain", "--", ".")
+        info["git_commit"] = commit
+        info["git_dirty"] = bool(status)
+    return info
+
+
+def environment() -> dict[str, Any]:
+    """Versions of the libraries that decide numbers."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("torch", "transformers", "rouge-score", "numpy", "scipy", "vllm"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "packages": packages}

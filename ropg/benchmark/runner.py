@@ -1,0 +1,177 @@
+"""Stages, their units of work, done markers, and the loop that runs them.
+
+A stage (``rank``, ``generate``, ...) plans *units*: one piece of work each (one task's ranking
+by one retriever, one LLM's pool outputs for one task and split, one trained model). A unit
+has a *spec* (the settings that decide its output) and *deps* (the units whose outputs it
+reads). Its fingerprint hashes the spec with its deps' fingerprints; when it finishes, a
+marker ``state/<stage>/<unit>.json`` records the fingerprint. A re-run skips every unit whose
+marker matches, so a killed run (or a repeated one) redoes only unfinished or changed work,
+and a change anywhere re-runs exactly what depends on it.
+
+Units write their outputs atomically (or resumably) before the marker, so a marker never
+points at a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ropg.lamp.errors import LampError
+from ropg.utils.io import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+MARKER_VERSION = 1
+
+
+@dataclass
+class Unit:
+    """One piece of work of a stage.
+
+    Attributes:
+        stage: the stage name.
+        key: unique within the stage, path-like (``LaMP-2/reader/dev``).
+        spec: JSON-able settings that decide the output.
+        run: does the work; returns JSON-able facts for the marker (counts, metrics).
+        deps: ``(stage, key)`` of the units whose outputs this one reads.
+    """
+
+    stage: str
+    key: str
+    spec: dict[str, Any]
+    run: Callable[[], dict[str, Any] | None]
+    deps: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Stage:
+    """A named step of the pipeline.
+
+    Attributes:
+        name: the stage name (``--stages`` and ``state/`` use it).
+        group: the method group it belongs to (``baselines``, ``ropg``, ``rspg``) or None.
+        plan: ``plan(ctx) -> units``.
+        always: run every time (cheap, deterministic stages such as the report).
+        description: one line for ``--list-stages``.
+    """
+
+    name: str
+    plan: Callable[[Any], list[Unit]]
+    group: str | None = None
+    always: bool = False
+    description: str = ""
+
+
+@dataclass
+class Markers:
+    """Done markers under ``run_dir/state``."""
+
+    root: Path
+    _cache: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / stage / (key.replace("/", "__") + ".json")
+
+    def read(self, stage: str, key: str) -> dict[str, Any] | None:
+        if (stage, key) not in self._cache:
+            path = self.path(stage, key)
+            try:
+                marker = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                marker = None
+            except (OSError, ValueError):
+                logger.warning("%s: unreadable marker; the unit will run again", path)
+                marker = None
+            self._cache[(stage, key)] = marker
+        return self._cache[(stage, key)]
+
+    def write(self, unit: Unit, fingerprint: str, info: dict[str, Any], seconds: float) -> None:
+        marker = {
+            "version": MARKER_VERSION,
+            "stage": unit.stage,
+            "key": unit.key,
+            "fingerprint": fingerprint,
+            "spec": unit.spec,
+            "deps": [list(dep) for dep in unit.deps],
+            "info": info,
+            "seconds": round(seconds, 3),
+        }
+        atomic_write_json(self.path(unit.stage, unit.key), marker, indent=1)
+        self._cache[(unit.stage, unit.key)] = marker
+
+    def fingerprint(self, unit: Unit) -> str:
+        """Hash of the unit's spec and its dependencies' fingerprints (which must be done)."""
+        deps = []
+        for stage, key in unit.deps:
+            marker = self.read(stage, key)
+            if marker is None:
+                raise LampError(
+                    f"{unit.stage} {unit.key} needs {stage} {key}, which has not run; "
+                    f"include the {stage!r} stage"
+                )
+            deps.append([stage, key, marker["fingerprint"]])
+        payload = {"stage": unit.stage, "key": unit.key, "spec": unit.spec, "deps": deps}
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass
+class StageReport:
+    """What one stage did: units run and skipped, and the time it took."""
+
+    stage: str
+    ran: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    keys_run: list[str] = field(default_factory=list)
+
+
+def run_stages(ctx: Any, stages: Sequence[Stage], show_progress: bool = True) -> list[StageReport]:
+    """Run ``stages`` in order; units whose markers match are skipped."""
+    from tqdm.auto import tqdm
+
+    markers = Markers(ctx.run_dir / "state")
+    reports = []
+    for number, stage in enumerate(stages, start=1):
+        started = time.perf_counter()
+        units = stage.plan(ctx)
+        report = StageReport(stage.name)
+        bar = tqdm(
+            total=len(units),
+            desc=f"[{number}/{len(stages)}] {stage.name}",
+            unit="unit",
+            disable=not show_progress,
+            leave=True,
+        )
+        for unit in units:
+            fingerprint = markers.fingerprint(unit)
+            marker = markers.read(unit.stage, unit.key)
+            if not stage.always and marker is not None and marker["fingerprint"] == fingerprint:
+                report.skipped += 1
+                bar.update(1)
+                continue
+            bar.set_postfix_str(unit.key, refresh=True)
+            unit_started = time.perf_counter()
+            info = unit.run() or {}
+            markers.write(unit, fingerprint, info, time.perf_counter() - unit_started)
+            report.ran += 1
+            report.keys_run.append(unit.key)
+            bar.update(1)
+        bar.close()
+        report.seconds = time.perf_counter() - started
+        logger.info(
+            "stage %s: %d unit(s) run, %d already done (%.1fs)",
+            stage.name,
+            report.ran,
+            report.skipped,
+            report.seconds,
+        )
+        reports.append(report)
+    return reports
