@@ -87,7 +87,8 @@ def results_table(ctx: RunContext, llm: LLMEntry) -> tuple[ResultTable, dict[str
                         beaten.append(baseline)
                 row.cells[method.name] = Cell(float(entry["metrics"][metric]), tuple(beaten))
             rows.append(row)
-    title = f"{llm.label} (`{llm.spec}`), {config.eval_split} split"
+    spec = llm.spec if llm.build is None else llm.spec.replace("{model}", f"<{llm.build}>")
+    title = f"{llm.label} (`{spec}`), {config.eval_split} split"
     table = ResultTable(
         title=title + (" — smoke run" if llm.smoke else ""),
         columns=[(m.name, m.label) for m in methods],
