@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from ropg.cli.common import add_logging_flags, parse_options, setup_logging, user_errors_exit_2
 from ropg.feedback.collect import SIGNALS
 from ropg.lamp.errors import LampError
+from ropg.utils.distributed import launched_processes, process_state
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +133,8 @@ def _shard(arg: str | None) -> tuple[int, int, Any]:
         if not 0 <= shard[0] < shard[1]:
             raise LampError(f"--shard index must be in [0, COUNT), got {arg!r}")
         return shard[0], shard[1], None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from accelerate import PartialState
-
-        state = PartialState()
+    if launched_processes() > 1:
+        state = process_state()
         return state.process_index, state.num_processes, state
     return 0, 1, None
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ropg.training import checkpoints
 from ropg.training.run_config import TrainRunConfig
+from ropg.utils.distributed import average_gradients, multi_process_on_cpu
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class EpochTrainer:
     def _setup(self) -> Path | None:
         """Build everything; returns the checkpoint to resume from (None: a fresh run)."""
         import torch
-        from accelerate import Accelerator, DistributedDataParallelKwargs
+        from accelerate import Accelerator
         from accelerate.utils import set_seed
         from torch.utils.data import DataLoader
         from transformers import get_linear_schedule_with_warmup
@@ -98,15 +99,15 @@ class EpochTrainer:
         config = self.config
         precision = resolve_mixed_precision(config.mixed_precision)
         self.accelerator = accelerator = Accelerator(
+            cpu=multi_process_on_cpu(),  # else CPU processes never join one group
             mixed_precision=precision,
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
         resume_from = checkpoints.resume_point(
             config, self.output, CONFIG_FILE, accelerator.is_main_process
         )
         accelerator.wait_for_everyone()
         if not accelerator.is_main_process:  # one process reports progress
-            logging.getLogger("ropg").setLevel(logging.WARNING)
+            logging.disable(logging.INFO)  # this process only: warnings and errors still show
         per_step = config.per_device_batch_size * accelerator.num_processes
         accumulation = max(1, config.effective_batch_size // per_step)
         if accumulation * per_step != config.effective_batch_size:
@@ -128,7 +129,12 @@ class EpochTrainer:
         optimizer = torch.optim.Adam(
             model.parameters(), config.lr, weight_decay=config.weight_decay
         )
-        self.model, self.optimizer, self.loader = accelerator.prepare(model, optimizer, loader)
+        self.prepared_model, self.optimizer, self.loader = accelerator.prepare(
+            model, optimizer, loader
+        )
+        # Forward through the bare module: a step calls it a varying number of times per
+        # process, which DDP's hooks cannot follow; gradients are averaged by hand instead.
+        self.model = accelerator.unwrap_model(self.prepared_model)
         self.steps_per_epoch = math.ceil(len(self.loader) / accumulation)
         total = self.steps_per_epoch * config.epochs
         processes = accelerator.num_processes  # accelerate steps the schedule once per process
@@ -183,7 +189,7 @@ class EpochTrainer:
                 break
         accelerator.wait_for_everyone()
         if completed and accelerator.is_main_process:
-            self.save_model(accelerator.unwrap_model(self.model))
+            self.save_model(self.model)
         metrics = self._write_metrics(completed)
         accelerator.wait_for_everyone()
         if completed:
@@ -195,7 +201,7 @@ class EpochTrainer:
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         import torch
 
-        config, accelerator, model = self.config, self.accelerator, self.model
+        config, accelerator, model = self.config, self.accelerator, self.prepared_model
         self.loader.set_epoch(epoch)  # the order depends only on (seed, epoch)
         model.train()
         sums: dict[str, float] = {}
@@ -206,8 +212,10 @@ class EpochTrainer:
             with accelerator.accumulate(model):
                 loss, extra = self.batch_loss(batch, epoch)
                 accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                if accelerator.sync_gradients:
+                    average_gradients(self.model.parameters())
+                    if config.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad()
@@ -241,7 +249,7 @@ class EpochTrainer:
         accelerator = self.accelerator
         figures: dict[str, Any] = {}
         if accelerator.is_main_process:
-            figures = self.evaluate_model(accelerator.unwrap_model(self.model))
+            figures = self.evaluate_model(self.model)
         accelerator.wait_for_everyone()
         return figures
 
