@@ -18,21 +18,14 @@ WORDS = (
 
 def save_tiny_bert(directory: Path) -> Path:
     """A random BERT (hidden 32, 2 layers) and a WordPiece tokenizer: a fast dense encoder."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
+    from conftest import save_tiny_bert
+    from transformers import BertTokenizer
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,'-:\"")
     vocab = specials + sorted(set(WORDS)) + chars + ["##" + c for c in chars]
     tokenizer = BertTokenizer(vocab={p: i for i, p in enumerate(vocab)}, model_max_length=64)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=37, max_position_embeddings=64,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return save_tiny_bert(directory, tokenizer)
 
 
 def tiny_config(

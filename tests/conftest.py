@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from pathlib import Path
@@ -24,6 +25,20 @@ WORDS = (
     "paper with patterns given person following are by user citation meeting tomorrow please "
     "send report today happy sad new old big small quick slow"
 ).split()
+
+
+_ROOT_LEVEL = logging.getLogger().level
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging():
+    """CLI mains run in-process call ``logging.basicConfig(level=..., force=True)`` (also from
+    module-scoped fixtures); every test starts and ends with the session's root level."""
+    root = logging.getLogger()
+    root.setLevel(_ROOT_LEVEL)
+    yield
+    root.setLevel(_ROOT_LEVEL)
+    logging.disable(logging.NOTSET)
 
 
 def _corpus_lines(seed: int = 0, lines: int = 2000) -> list[str]:
@@ -73,3 +88,23 @@ def t5_tokenizer(tmp_path_factory: pytest.TempPathFactory):
 def bert_tokenizer():
     """A BERT-style tokenizer, built offline once per session."""
     return build_bert_tokenizer()
+
+
+def save_tiny_bert(directory: Path, tokenizer, **settings):
+    """A random-init BERT (seed 0) saved with ``tokenizer`` in ``directory``; returns it.
+
+    Defaults: hidden 32, 2 layers, 2 heads, intermediate 37, 64 positions; ``settings``
+    override any ``BertConfig`` field (e.g. ``hidden_dropout_prob=0.0``).
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    values = {
+        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 37, "max_position_embeddings": 64,
+    }  # fmt: skip
+    config = BertConfig(vocab_size=len(tokenizer), **{**values, **settings})
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

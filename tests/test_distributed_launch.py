@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import save_tiny_bert
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
@@ -71,18 +72,10 @@ def test_two_processes_write_the_one_process_feedback_file(single_feedback, tmp_
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory, bert_tokenizer) -> Path:
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    config = BertConfig(
-        vocab_size=len(bert_tokenizer), hidden_size=32, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    return save_tiny_bert(
+        tmp_path_factory.mktemp("tiny_bert"), bert_tokenizer, num_hidden_layers=1,
+        max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     )  # fmt: skip
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    bert_tokenizer.save_pretrained(folder)
-    return folder
 
 
 TRAIN = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from lamp_inputs import INPUTS
@@ -155,7 +156,8 @@ def test_missing_query_marker_warns_with_location(tmp_path, caplog):
     data = questions()
     data[2]["input"] = "malformed input without the marker"
     q = write(tmp_path / "q.json", data)
-    load_split(None, "LaMP-2", "dev", questions=q)
+    with caplog.at_level(logging.WARNING, logger="ropg.lamp"):
+        load_split(None, "LaMP-2", "dev", questions=q)
     assert "record 2, id 'q2', field 'input'" in caplog.text
 
 

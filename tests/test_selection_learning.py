@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_bert_tokenizer
+from conftest import build_bert_tokenizer, save_tiny_bert
 from generation_fixtures import EchoGenerator, single_torch_thread
 from selection_fixtures import cue_pool_records, write_pool_file
 
@@ -45,21 +45,14 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from transformers import BertConfig, BertModel
-
     root = tmp_path_factory.mktemp("rspg")
     train = write_pool_file(root / "pool-train.jsonl", cue_pool_records(320, seed=1))
     dev = write_pool_file(root / "pool-dev.jsonl", cue_pool_records(120, seed=2))
     tokenizer = build_bert_tokenizer()
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=128, max_position_embeddings=64, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+    model_dir = save_tiny_bert(
+        root / "tiny-bert", tokenizer, hidden_size=64, num_attention_heads=4,
+        intermediate_size=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     )  # fmt: skip
-    torch.manual_seed(0)
-    model_dir = root / "tiny-bert"
-    BertModel(config).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
     return {"root": root, "train": str(train), "dev": str(dev), "model": str(model_dir)}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import save_tiny_bert
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
@@ -162,8 +163,6 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from transformers import BertConfig, BertModel
-
     root = tmp_path_factory.mktemp("ropg_train")
     data = write_topic_data(root / "data")
     splits = {name: load_split(data, "LaMP-2", name) for name in ("train", "dev")}
@@ -175,18 +174,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for p in e.profile
     ]
     tokenizer = build_tokenizer(texts)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
+    model_dir = save_tiny_bert(
+        root / "tiny-bert", tokenizer, num_hidden_layers=1, intermediate_size=64
     )
-    torch.manual_seed(0)
-    model_dir = root / "tiny-bert"
-    BertModel(config).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
     generator = CachedGenerator(TagReader(), root / "generations.sqlite")
     feedback = {}
     for name, split in splits.items():
