@@ -57,22 +57,12 @@ def build_tokenizer(template: str) -> Any:
 def save_t5(directory: Path) -> Path:
     """A 1-layer T5 (d_model 32) and a tokenizer that appends ``</s>``."""
     import torch
-    from transformers import T5Config, T5ForConditionalGeneration
+    from transformers import T5ForConditionalGeneration
+
+    from ropg.benchmark.smoke import tiny_t5_config
 
     torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=len(SPECIALS) + len(WORDS),
-        d_model=32,
-        d_ff=64,
-        d_kv=8,
-        num_heads=4,
-        num_layers=1,
-        num_decoder_layers=1,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-        initializer_factor=10.0,  # the default makes a random T5 repeat one token everywhere
-    )
+    config = tiny_t5_config(len(SPECIALS) + len(WORDS))
     T5ForConditionalGeneration(config).save_pretrained(directory)
     build_tokenizer("$A </s>").save_pretrained(directory)
     return directory

@@ -98,29 +98,35 @@ def _tokenizer() -> Any:
     )
 
 
+def tiny_t5_config(vocab_size: int) -> Any:
+    """A 1-layer T5 config (d_model 32; pad 0, ``</s>`` 1) that generates varied tokens."""
+    from transformers import T5Config
+
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=32,
+        d_ff=64,
+        d_kv=8,
+        num_heads=4,
+        num_layers=1,
+        num_decoder_layers=1,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+        initializer_factor=10.0,  # the default makes a random T5 repeat one token everywhere
+    )
+
+
 def save_smoke_t5(directory: Path) -> Path:
     """Write the tiny random T5 and its tokenizer to ``directory``."""
     import torch
-    from transformers import T5Config, T5ForConditionalGeneration
+    from transformers import T5ForConditionalGeneration
 
     tokenizer = _tokenizer()
     state = torch.random.get_rng_state()
     torch.manual_seed(0)
     try:
-        config = T5Config(
-            vocab_size=len(tokenizer),
-            d_model=32,
-            d_ff=64,
-            d_kv=8,
-            num_heads=4,
-            num_layers=1,
-            num_decoder_layers=1,
-            decoder_start_token_id=0,
-            pad_token_id=0,
-            eos_token_id=1,
-            initializer_factor=10.0,  # the default makes a random T5 repeat one token
-        )
-        T5ForConditionalGeneration(config).save_pretrained(directory)
+        T5ForConditionalGeneration(tiny_t5_config(len(tokenizer))).save_pretrained(directory)
     finally:
         torch.random.set_rng_state(state)
     tokenizer.save_pretrained(directory)
