@@ -27,7 +27,7 @@ from ropg.benchmark.config import BenchmarkConfig, LLMEntry, RetrieverEntry
 from ropg.benchmark.smoke import build_model, default_build_root, resolve_model
 from ropg.lamp.data import LampSplit
 from ropg.lamp.errors import LampDataError, LampError
-from ropg.retrievers.base import Ranking, RetrievalQuery
+from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def method_file(name: str) -> str:
 
 
 @dataclass
-class FixedRankings:
+class FixedRankings(BatchRetriever):
     """A retriever that replays stored rankings by question id (stages read, never re-rank)."""
 
     rankings: dict[str, Ranking]
@@ -61,12 +61,9 @@ class FixedRankings:
             result.append(self.rankings[query.qid].top(top_k))
         return result
 
-    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
-        return self.rank_batch([query], top_k)[0]
-
 
 @dataclass
-class Reranker:
+class Reranker(BatchRetriever):
     """Rank only the first ``top`` items of each query's stored ranking with ``retriever``."""
 
     retriever: Any
@@ -88,9 +85,6 @@ class Reranker:
             Ranking(indices[np.asarray(r.indices, dtype=np.int64)], r.scores)
             for indices, r in zip(positions, ranked)
         ]
-
-    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
-        return self.rank_batch([query], top_k)[0]
 
 
 def write_rankings(path: Path, header: dict[str, Any], rankings: dict[str, Ranking]) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ropg.retrievers.base import BaseRetriever, Ranking, RetrievalQuery, Retriever
+from ropg.retrievers.base import (
+    BaseRetriever,
+    BatchRetriever,
+    Ranking,
+    RetrievalQuery,
+    Retriever,
+)
 from ropg.retrievers.registry import (
     get_retriever,
     register_retriever,
@@ -12,6 +18,7 @@ from ropg.retrievers.registry import (
 
 __all__ = [
     "BaseRetriever",
+    "BatchRetriever",
     "Ranking",
     "RetrievalQuery",
     "Retriever",

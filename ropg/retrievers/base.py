@@ -73,6 +73,22 @@ class Retriever(Protocol):
     ) -> list[Ranking]: ...
 
 
+class BatchRetriever:
+    """Mixin for retrievers that rank a batch at once: ``rank`` is the one-query case of
+    ``rank_batch`` (the same code path)."""
+
+    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
+        return self.rank_batch([query], top_k)[0]
+
+    def rank_batch(
+        self,
+        queries: Sequence[RetrievalQuery],
+        top_k: int | None = None,
+        show_progress: bool = False,
+    ) -> list[Ranking]:
+        raise NotImplementedError
+
+
 class BaseRetriever:
     """Convenience base class: implement ``score`` (or ``rank``); batching comes for free.
 

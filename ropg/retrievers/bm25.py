@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 
 from ropg.lamp.errors import LampError
-from ropg.retrievers.base import BaseRetriever, Ranking, RetrievalQuery
+from ropg.retrievers.base import BaseRetriever, BatchRetriever, Ranking, RetrievalQuery
 from ropg.retrievers.bm25_index import (
     BACKENDS,
     UserStats,
@@ -180,7 +180,7 @@ def _nd(corpus: list[list[str]]) -> list[tuple[str, int]]:
 
 
 @register_retriever("bm25")
-class BM25Retriever(BaseRetriever):
+class BM25Retriever(BatchRetriever, BaseRetriever):
     """BM25 over each query's own profile; options as in :class:`BM25Config`.
 
     ``get_retriever("bm25")`` is the fast implementation with rank-bm25's parameters;
@@ -246,9 +246,6 @@ class BM25Retriever(BaseRetriever):
 
     def _score_batch_fast(self, batch: Sequence[RetrievalQuery]) -> list[np.ndarray]:
         return [score_user(stats, self.config) for stats in index_users(batch, self.backend)]
-
-    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
-        return self.rank_batch([query], top_k)[0]
 
     def rank_batch(
         self,

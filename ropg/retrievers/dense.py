@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ropg.lamp.errors import LampError
-from ropg.retrievers.base import Ranking, RetrievalQuery
+from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery
 from ropg.retrievers.embedding_cache import DEFAULT, EmbeddingCache, resolve_cache_dir
 from ropg.retrievers.encoder import Encoder, EncoderConfig
 from ropg.retrievers.registry import register_retriever
@@ -85,7 +85,7 @@ def faiss_gpu_available() -> bool:
 
 
 @register_retriever("dense")
-class DenseRetriever:
+class DenseRetriever(BatchRetriever):
     """Rank profile documents by the dot product of their vectors with the query's vector.
 
     Args:
@@ -229,10 +229,6 @@ class DenseRetriever:
         return np.asarray(vectors[[row[text] for text in texts]], dtype=np.float32)
 
     # -- ranking --------------------------------------------------------------------------------
-    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
-        """Rank one query's profile (the same code path as :meth:`rank_batch`)."""
-        return self.rank_batch([query], top_k)[0]
-
     def rank_batch(
         self,
         queries: Sequence[RetrievalQuery],

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ropg.lamp.errors import LampError
-from ropg.retrievers.base import BaseRetriever, Ranking, RetrievalQuery
+from ropg.retrievers.base import BaseRetriever, BatchRetriever, Ranking, RetrievalQuery
 from ropg.retrievers.registry import get_retriever, register_retriever
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class RecencyRetriever(BaseRetriever):
 
 
 @register_retriever("rrf")
-class RRFRetriever(BaseRetriever):
+class RRFRetriever(BatchRetriever, BaseRetriever):
     """Reciprocal rank fusion: ``score(d) = sum over retrievers of 1 / (k + rank(d))``.
 
     ``rank`` counts from 1; a document a retriever does not rank adds nothing, and documents no
@@ -151,9 +151,6 @@ class RRFRetriever(BaseRetriever):
             raise LampError(f"rrf: k must be a non-negative number, got {k!r}")
         self.k = float(k)
         self.retrievers = [_build(spec) for spec in retrievers]
-
-    def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
-        return self.rank_batch([query], top_k)[0]
 
     def rank_batch(
         self,
