@@ -121,3 +121,45 @@ def test_unknown_stage_is_refused(tmp_path, capsys) -> None:
     config = write_config(tmp_path / "c.yaml", tiny_config(tmp_path))
     assert main(["--config", str(config), "--stages", "rank,fly", "-q"]) == 2
     assert "unknown stage" in capsys.readouterr().err
+
+
+def planned(values: dict) -> dict[str, dict[str, dict]]:
+    """``{stage: {unit key: spec}}`` of every stage, planned without running anything."""
+    from ropg.benchmark.context import RunContext
+    from ropg.benchmark.stages import STAGES
+
+    ctx = RunContext(BenchmarkConfig.from_dict(values), show_progress=False)
+    return {
+        name: {unit.key: unit.spec for unit in stage.plan(ctx)} for name, stage in STAGES.items()
+    }
+
+
+def test_the_train_split_gets_only_what_rspg_and_ropg_read(tmp_path: Path) -> None:
+    values = tiny_config(tmp_path, tasks=("LaMP-2",), encoder=tmp_path / "enc", rspg=True)
+    units = planned(values)
+    # RSPG's pool is none, bm25, contriever, ropg-kd; ROPG's candidates come from contriever
+    assert sorted(k for k in units["rank"] if "/train/" in k) == [
+        "LaMP-2/train/bm25", "LaMP-2/train/contriever", "LaMP-2/train/none",
+    ]  # fmt: skip
+    assert len([k for k in units["rank"] if "/dev/" in k]) == 5  # the eval split: all
+    assert units["generate"]["reader/LaMP-2/train"]["retrievers"] == ["none", "bm25", "contriever"]
+    assert units["generate"]["reader/LaMP-2/dev"]["retrievers"] == [
+        "none", "bm25", "recency", "contriever", "rrf",
+    ]  # fmt: skip
+    assert sorted(units["ropg-rank"]) == [
+        "LaMP-2/dev/ropg-kd@reader", "LaMP-2/dev/ropg-rl@reader", "LaMP-2/train/ropg-kd@reader",
+    ]  # fmt: skip
+    assert units["ropg-generate"]["reader/LaMP-2/train"]["retrievers"] == ["ropg-kd"]
+
+
+def test_rspg_with_an_empty_pool_plans_nothing(tmp_path: Path) -> None:
+    values = tiny_config(tmp_path, tasks=("LaMP-2",))
+    values["llms"][0]["methods"] = ["baselines", "rspg"]
+    values["rspg"] = {"modes": ["pre", "post"], "pool": []}
+    units = planned(values)
+    assert not units["rspg-train"] and not units["rspg-select"] and not units["rspg-evaluate"]
+    assert not [k for k in units["rank"] if "/train/" in k]
+    assert list(units["generate"]) == ["reader/LaMP-2/dev"]
+    assert BenchmarkConfig.from_dict(values) and run_benchmark(
+        BenchmarkConfig.from_dict(values), show_progress=False
+    )  # it runs to the report

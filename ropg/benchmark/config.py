@@ -328,12 +328,6 @@ class BenchmarkConfig:
         root = Path(self.output_root).expanduser()
         return root / self.name
 
-    def llm(self, name: str) -> LLMEntry:
-        for entry in self.llms:
-            if entry.name == name:
-                return entry
-        raise LampError(f"no LLM named {name!r}")
-
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         for retriever in values["retrievers"].values():

@@ -183,8 +183,10 @@ class RunContext:
     # -- data -------------------------------------------------------------------------------
     def splits_for(self, llm: LLMEntry | None = None) -> list[str]:
         """The eval split, and the train split when something learns from it."""
+        from ropg.benchmark.methods import runs
+
         learners = [llm] if llm is not None else self.config.llms
-        learns = any({"ropg", "rspg"} & set(entry.methods) for entry in learners)
+        learns = any(runs(self.config, e, g) for e in learners for g in ("ropg", "rspg"))
         splits = [self.config.eval_split]
         if learns and self.config.train_split != self.config.eval_split:
             splits.insert(0, self.config.train_split)
@@ -270,12 +272,15 @@ class RunContext:
         return self._retrievers[name]
 
     def dense_retriever(self, model_dir: Path) -> Any:
-        """A dense retriever over a trained encoder directory (settings saved with it)."""
-        from ropg.retrievers.pipeline import make_retriever
+        """A dense retriever over a trained encoder directory (settings saved with it; built
+        once per run, so the encoder loads once for every split)."""
+        key = f"dense:{model_dir}"
+        if key not in self._retrievers:
+            from ropg.retrievers.pipeline import make_retriever
 
-        return make_retriever(
-            "dense", {"model": str(model_dir), "cache_dir": self.embedding_cache()}
-        )
+            options = {"model": str(model_dir), "cache_dir": self.embedding_cache()}
+            self._retrievers[key] = make_retriever("dense", options)
+        return self._retrievers[key]
 
     # -- generation -------------------------------------------------------------------------
     def generation_config(self, llm: LLMEntry) -> Any:

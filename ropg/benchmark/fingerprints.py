@@ -36,19 +36,6 @@ def file_digest(path: str | Path) -> str:
     return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def split_fingerprint(split: Any) -> dict[str, Any]:
-    """The files a loaded split came from, their digests, and how many examples it holds."""
-    files = {}
-    for kind in ("questions_path", "outputs_path"):
-        path = getattr(split, kind, None)
-        if path and Path(path).is_file():
-            files[kind.removesuffix("_path")] = {
-                "file": Path(path).name,
-                "blake2b": file_digest(path),
-            }
-    return {"task": split.task.name, "split": split.split, "examples": len(split), **files}
-
-
 def source_digest(package_dir: Path | None = None) -> str:
     """BLAKE2b-128 over the relative paths and bytes of the package's ``.py`` files."""
     import ropg

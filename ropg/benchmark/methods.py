@@ -59,12 +59,30 @@ def all_methods(config: BenchmarkConfig) -> list[Method]:
     return methods
 
 
+def runs(config: BenchmarkConfig, llm: LLMEntry, group: str) -> bool:
+    """Whether ``llm`` runs method group ``group`` and the config gives it something to run
+    (ROPG: a method; RSPG: a mode and a pool). Every stage planner asks this."""
+    if group not in llm.methods:
+        return False
+    if group == "ropg":
+        return bool(config.ropg.methods)
+    if group == "rspg":
+        return bool(config.rspg.modes and config.rspg.pool)
+    return True
+
+
+def train_split_pool(config: BenchmarkConfig, llm: LLMEntry) -> list[str]:
+    """The retrievers whose train-split outputs the run reads: RSPG's pool (its selector
+    trains on them), when ``llm`` runs RSPG; nothing else is generated on the train split."""
+    return list(config.rspg.pool) if runs(config, llm, "rspg") else []
+
+
 def methods_for(config: BenchmarkConfig, llm: LLMEntry, group: str | None = None) -> list[Method]:
     """The methods run for ``llm`` (optionally of one group)."""
     return [
         method
         for method in all_methods(config)
-        if method.group in llm.methods and (group is None or method.group == group)
+        if runs(config, llm, method.group) and (group is None or method.group == group)
     ]
 
 

@@ -54,10 +54,4 @@ _ORDER = [
 ]  # fmt: skip
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ORDER}
 
-
-def stage_names() -> list[str]:
-    """All stage names, in run order."""
-    return list(STAGES)
-
-
-__all__ = ["STAGES", "stage_names"]
+__all__ = ["STAGES"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext
-from ropg.benchmark.methods import POOL_FILES, Method, methods_for, pool_group
+from ropg.benchmark.methods import POOL_FILES, Method, methods_for
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import pool_outputs
 from ropg.lamp.errors import LampDataError
@@ -26,8 +26,7 @@ EVALUATE_STAGES = {"baselines": "evaluate", "ropg": "ropg-evaluate", "rspg": "rs
 
 def method_outputs(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> list[str]:
     """The method's outputs on the eval split, in split order."""
-    config = ctx.config
-    split = config.eval_split
+    split = ctx.config.eval_split
     ids = ctx.split(task, split).ids
     if method.group in POOL_FILES:
         path = ctx.feedback_path(llm.name, task, split, POOL_FILES[method.group])
@@ -37,17 +36,16 @@ def method_outputs(ctx: RunContext, llm: LLMEntry, task: str, method: Method) ->
         chosen = json.loads(path.read_text(encoding="utf-8"))["selected"]
     except (OSError, ValueError, KeyError) as error:
         raise LampDataError(path, f"unreadable selection ({error})") from None
-    by_retriever: dict[str, list[str]] = {}
-    outputs = []
-    for position, example_id in enumerate(ids):
-        name = chosen.get(example_id)
-        if name is None:
+    from ropg.benchmark.stages.selection import pool_records
+    from ropg.selection.analysis import selected_outputs
+
+    names = []
+    for example_id in ids:
+        if example_id not in chosen:
             raise LampDataError(path, "no selected retriever", record_id=example_id)
-        if name not in by_retriever:
-            pool = ctx.feedback_path(llm.name, task, split, pool_group(config, name))
-            by_retriever[name] = pool_outputs(pool, name, ids)
-        outputs.append(by_retriever[name][position])
-    return outputs
+        names.append(chosen[example_id])
+    _, records = pool_records(ctx, llm.name, task)  # the merged pool, in split order
+    return selected_outputs(records, names)
 
 
 def _evaluate(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> dict[str, Any]:
@@ -92,10 +90,6 @@ def evaluate_planner(group: str) -> Any:
     """The planner of the evaluate stage of one method group."""
 
     def plan(ctx: RunContext) -> list[Unit]:
-        from ropg.benchmark.stages.selection import selection_available
-
-        if group == "rspg" and not selection_available():
-            return []
         config = ctx.config
         units = []
         for llm in config.llms:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext, read_rankings
-from ropg.benchmark.methods import POOL_FILES, ropg_name
+from ropg.benchmark.methods import POOL_FILES, ropg_name, runs, train_split_pool
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import CHUNK_SIZE, drop_stale, llm_spec
 from ropg.benchmark.stages.retrieval import ropg_ranking_name
@@ -57,20 +57,23 @@ def _pool_units(ctx: RunContext, stage: str, group: str) -> list[Unit]:
     config = ctx.config
     units = []
     for llm in config.llms:
-        if group == "baselines" and not {"baselines", "rspg"} & set(llm.methods):
+        # RSPG selects among (and its analysis compares) the baselines' eval outputs
+        if not (runs(config, llm, group) or group == "baselines" and runs(config, llm, "rspg")):
             continue
-        if group == "ropg" and "ropg" not in llm.methods:
-            continue
+        if group == "baselines":
+            names = {name: name for name in config.retrievers}
+        else:
+            names = {ropg_name(m): ropg_ranking_name(m, llm.name) for m in config.ropg.methods}
         for task in config.tasks:
             for split in ctx.splits_for(llm):
-                if group == "baselines":
-                    files = {name: name for name in config.retrievers}
-                    deps = tuple(("rank", f"{task}/{split}/{name}") for name in files)
-                else:
-                    files = {
-                        ropg_name(m): ropg_ranking_name(m, llm.name) for m in config.ropg.methods
-                    }
-                    deps = tuple(("ropg-rank", f"{task}/{split}/{f}") for f in files.values())
+                files = names
+                if split != config.eval_split:  # the train split: only RSPG's pool is read
+                    pool = train_split_pool(config, llm)
+                    files = {name: f for name, f in names.items() if name in pool}
+                if not files:
+                    continue
+                producer = "rank" if group == "baselines" else "ropg-rank"
+                deps = tuple((producer, f"{task}/{split}/{f}") for f in files.values())
                 spec = {"llm": llm_spec(llm), "k": config.k, "retrievers": list(files)}
                 make = partial(_pool_planner, ctx, task, split, files)
                 run = partial(_collect, ctx, llm, task, split, POOL_FILES[group], make)
@@ -107,7 +110,7 @@ def plan_ropg_feedback(ctx: RunContext) -> list[Unit]:
     config = ctx.config
     units = []
     for llm in config.llms:
-        if "ropg" not in llm.methods or not config.ropg.methods:
+        if not runs(config, llm, "ropg"):
             continue
         for task in config.tasks:
             for split in feedback_splits(ctx):

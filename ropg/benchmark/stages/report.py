@@ -26,6 +26,7 @@ from ropg.benchmark.tables import (
     render_results,
     significance_against,
 )
+from ropg.feedback.jsonl import HEADER_KEY
 from ropg.utils.io import atomic_open, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -155,12 +156,14 @@ def fingerprints(ctx: RunContext) -> dict[str, Any]:
     }
     llms = {}
     for llm in config.llms:
-        path = ctx.feedback_path(llm.name, config.tasks[0], config.eval_split, "base")
-        header = None
-        if path.exists():
-            with path.open(encoding="utf-8") as stream:
-                header = json.loads(stream.readline()).get("ropg_feedback", {})
-        llms[llm.name] = {"spec": llm.spec, "identity": None if header is None else header["llm"]}
+        identity = None
+        for group in ("base", "ropg", "candidates"):  # any feedback file of this LLM
+            path = ctx.feedback_path(llm.name, config.tasks[0], config.eval_split, group)
+            if path.exists():
+                with path.open(encoding="utf-8") as stream:
+                    identity = json.loads(stream.readline()).get(HEADER_KEY, {}).get("llm")
+                break
+        llms[llm.name] = {"spec": llm.spec, "identity": identity}
     retrievers = {}
     for name, entry in config.retrievers.items():
         model = entry.options.get("model")

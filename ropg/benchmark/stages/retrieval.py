@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from ropg.benchmark.context import Reranker, RunContext, read_rankings, write_rankings
-from ropg.benchmark.methods import ropg_name
+from ropg.benchmark.methods import ropg_name, runs, train_split_pool
 from ropg.benchmark.runner import Unit
 
 
@@ -38,6 +38,18 @@ def _rank(
     return {"queries": len(rankings)}
 
 
+def _ranked_on(ctx: RunContext, split: str) -> list[str]:
+    """The pool retrievers whose rankings of ``split`` are read: all on the eval split; on the
+    train split, RSPG's pool members and ROPG's initial retriever (its candidates)."""
+    config = ctx.config
+    if split == config.eval_split:
+        return list(config.retrievers)
+    needed = {name for llm in config.llms for name in train_split_pool(config, llm)}
+    if any(runs(config, llm, "ropg") for llm in config.llms):
+        needed.add(config.ropg.initial)
+    return [name for name in config.retrievers if name in needed]
+
+
 def plan_rank(ctx: RunContext) -> list[Unit]:
     """Per task, split and pool retriever: the top ``max(k, candidates)`` items."""
     config = ctx.config
@@ -45,7 +57,8 @@ def plan_rank(ctx: RunContext) -> list[Unit]:
     units = []
     for task in config.tasks:
         for split in ctx.splits_for():
-            for name, entry in config.retrievers.items():
+            for name in _ranked_on(ctx, split):
+                entry = config.retrievers[name]
                 spec = {
                     "retriever": entry.retriever,
                     "options": entry.options,
@@ -83,11 +96,15 @@ def plan_ropg_rank(ctx: RunContext) -> list[Unit]:
     config = ctx.config
     units = []
     for llm in config.llms:
-        if "ropg" not in llm.methods:
+        if not runs(config, llm, "ropg"):
             continue
         for task in config.tasks:
             for split in ctx.splits_for(llm):
                 for method in config.ropg.methods:
+                    if split != config.eval_split and ropg_name(method) not in train_split_pool(
+                        config, llm
+                    ):
+                        continue  # on the train split only RSPG's pool is read
                     name = ropg_ranking_name(method, llm.name)
                     model_dir = ctx.model_dir(llm.name, task, ropg_name(method))
                     spec = {

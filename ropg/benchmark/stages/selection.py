@@ -1,21 +1,16 @@
 """RSPG stages: ``rspg-train`` (a selector per LLM, task and mode) and ``rspg-select`` (the
 retriever each eval input gets, QPP baselines, oracle bounds and winning rates).
-
-The selector library (:mod:`ropg.selection`) is imported inside the stages only; without it
-the RSPG stages plan nothing and the tables leave the RSPG columns empty.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import logging
 from functools import partial
 from typing import Any
 
 from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext
-from ropg.benchmark.methods import POOL_FILES, pool_group, rspg_name
+from ropg.benchmark.methods import POOL_FILES, pool_group, rspg_name, runs
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import train_resumably
 from ropg.feedback.jsonl import HEADER_KEY, dumps_record
@@ -27,15 +22,6 @@ logger = logging.getLogger(__name__)
 ANALYSIS = "analysis"
 # settings that name files of this run: their content is covered by the deps' fingerprints
 _PATH_SETTINGS = ("output_dir", "train_feedback", "dev_feedback", "resume", "overwrite")
-
-
-@functools.cache
-def selection_available() -> bool:
-    """Whether :mod:`ropg.selection` is installed (warns, once, when it is not)."""
-    available = importlib.util.find_spec("ropg.selection") is not None
-    if not available:
-        logger.warning("ropg.selection is not available: the RSPG stages are skipped")
-    return available
 
 
 def rspg_pool_path(ctx: RunContext, llm: str, task: str, split: str) -> Any:
@@ -119,11 +105,9 @@ def _train(ctx: RunContext, llm: str, task: str, mode: str) -> dict[str, Any]:
 def plan_rspg_train(ctx: RunContext) -> list[Unit]:
     """Per LLM and task: the merged pool files; per mode: a trained selector."""
     config = ctx.config
-    if not config.rspg.modes or not config.rspg.pool or not selection_available():
-        return []
     units = []
     for llm in config.llms:
-        if "rspg" not in llm.methods:
+        if not runs(config, llm, "rspg"):
             continue
         groups = {pool_group(config, name) for name in config.rspg.pool}
         if POOL_FILES["ropg"] in groups and "ropg" not in llm.methods:
@@ -151,21 +135,23 @@ def plan_rspg_train(ctx: RunContext) -> list[Unit]:
     return units
 
 
-def _records(ctx: RunContext, llm: str, task: str) -> tuple[list[str], list[Any]]:
+def pool_records(ctx: RunContext, llm: str, task: str) -> tuple[list[str], list[Any]]:
+    """``(ids, records)`` of the merged eval-split pool file, in split order."""
     from ropg.selection import load_pool_records
 
     split = ctx.split(task, ctx.config.eval_split)
-    records = load_pool_records(str(rspg_pool_path(ctx, llm, task, split.split)), task=task)
-    ids = [str(getattr(record, "id", example_id)) for record, example_id in zip(records, split.ids)]
-    if len(records) != len(split.ids):
-        raise LampError(f"{task}: {len(records)} pool records for {len(split.ids)} eval inputs")
+    path = rspg_pool_path(ctx, llm, task, split.split)
+    records = load_pool_records(str(path), task=task)
+    ids = [record.id for record in records]
+    if ids != split.ids:
+        raise LampDataError(path, f"holds {len(ids)} records, not the {len(split)} eval inputs")
     return ids, records
 
 
 def _select(ctx: RunContext, llm: str, task: str, mode: str) -> dict[str, Any]:
     from ropg.selection import load_selector, success_rate
 
-    ids, records = _records(ctx, llm, task)
+    ids, records = pool_records(ctx, llm, task)
     selector = load_selector(str(ctx.model_dir(llm, task, rspg_name(mode))))
     names = [str(name) for name in selector.select(records)]
     rate = float(success_rate(records, names))
@@ -185,7 +171,7 @@ def _analysis(ctx: RunContext, llm: str, task: str) -> dict[str, Any]:
         winning_rates,
     )
 
-    ids, records = _records(ctx, llm, task)
+    ids, records = pool_records(ctx, llm, task)
     success = {}
     for name in ctx.config.rspg.qpp:
         if name not in QPP_SELECTORS:
@@ -208,11 +194,9 @@ def _analysis(ctx: RunContext, llm: str, task: str) -> dict[str, Any]:
 def plan_rspg_select(ctx: RunContext) -> list[Unit]:
     """Per LLM, task and mode: the selected retrievers; per LLM and task: the analysis."""
     config = ctx.config
-    if not config.rspg.pool or not selection_available():
-        return []
     units = []
     for llm in config.llms:
-        if "rspg" not in llm.methods:
+        if not runs(config, llm, "rspg"):
             continue
         for task in config.tasks:
             pool = (("rspg-train", f"{llm.name}/{task}/pool"),)

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from ropg.benchmark.context import RunContext
-from ropg.benchmark.methods import ropg_name
+from ropg.benchmark.methods import ropg_name, runs
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import train_resumably
 from ropg.lamp.errors import LampError
@@ -102,7 +102,7 @@ def plan_ropg_train(ctx: RunContext) -> list[Unit]:
     config = ctx.config
     units = []
     for llm in config.llms:
-        if "ropg" not in llm.methods:
+        if not runs(config, llm, "ropg"):
             continue
         for task in config.tasks:
             splits = feedback_splits(ctx)
