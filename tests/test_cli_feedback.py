@@ -106,6 +106,13 @@ def test_user_errors_exit_2(model_dir, tmp_path, capsys):
     bad = args(tmp_path / "missing-model", tmp_path / "c.sqlite", out)
     assert main(bad) == 2
     assert "missing-model" in capsys.readouterr().err
+    # a bad retriever option is reported before the model is looked at (it is missing here)
+    bad += ["--retriever-option", "bogus=1"]
+    assert main(bad) == 2
+    assert "retriever 'bm25' rejected its options (bogus)" in capsys.readouterr().err
+    bad[-1] = "k1=[1,"
+    assert main(bad) == 2
+    assert "--retriever-option k1: cannot parse the value '[1,'" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -58,7 +58,7 @@ class TagReader(BaseGenerator):
 @pytest.fixture(scope="module")
 def split() -> LampSplit:
     full = load_split(sample_path(), "LaMP-2", "train")
-    return LampSplit(full.task, "train", full.examples[:12], full.questions_path, full.outputs_path)
+    return full.head(12)
 
 
 def identity_tokenizer():

@@ -152,11 +152,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from ropg.generation import GenerationConfig
-    from ropg.lamp import LampSplit, load_split
+    from ropg.lamp import load_split
     from ropg.lamp.synthetic import sample_path
 
     full = load_split(args.data or sample_path(), args.task, "train")
-    split = LampSplit(full.task, "train", full.examples[: args.limit])
+    split = full.head(args.limit)
     config = GenerationConfig(
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,

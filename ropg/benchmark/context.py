@@ -199,14 +199,7 @@ class RunContext:
             from ropg.lamp import load_split
 
             loaded = load_split(self.data_source, task, split, layout=self.config.layout)
-            if self.config.limit is not None:
-                loaded = LampSplit(
-                    loaded.task,
-                    loaded.split,
-                    loaded.examples[: self.config.limit],
-                    loaded.questions_path,
-                    loaded.outputs_path,
-                )
+            loaded = loaded.head(self.config.limit)
             if not loaded.examples:
                 raise LampError(f"{task} {split}: no examples")
             self._splits[key] = loaded

@@ -38,7 +38,10 @@ def parse_options(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
         key, separator, value = pair.partition("=")
         if not separator or not key:
             raise LampError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
+        try:
+            options[key.strip()] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            raise LampError(f"{flag} {key.strip()}: cannot parse the value {value!r}") from None
     return options
 
 

@@ -140,7 +140,7 @@ def _shard(arg: str | None) -> tuple[int, int, Any]:
 
 
 def _pool(args: argparse.Namespace) -> dict[str, Any]:
-    from ropg.retrievers import get_retriever
+    from ropg.retrievers.pipeline import make_retriever
 
     names = [name.strip() for name in args.retrievers.split(",") if name.strip()]
     if not names:
@@ -151,10 +151,10 @@ def _pool(args: argparse.Namespace) -> dict[str, Any]:
         if name not in options or not option:
             raise LampError(f"--retriever-option {key!r} must be NAME.KEY with NAME in the pool")
         options[name][option] = value
-    return {name: get_retriever(name, **options[name]) for name in names}
+    return {name: make_retriever(name, options[name]) for name in names}
 
 
-def _generator(args: argparse.Namespace, process_index: int, state: Any) -> tuple[Any, Any, Any]:
+def _generator(args: argparse.Namespace, state: Any) -> tuple[Any, Any, Any]:
     from ropg.generation import CachedGenerator, GenerationConfig, get_generator
 
     config = GenerationConfig(
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
     from ropg.feedback import CandidatePlanner, FeedbackRun, PoolPlanner, PromptBuilder
     from ropg.feedback.collect import collect_feedback, merge_shards, shards_complete
-    from ropg.lamp import LampSplit, get_task, load_split
+    from ropg.lamp import get_task, load_split
 
     task = get_task(args.task)
     split = load_split(
@@ -197,23 +197,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs=args.outputs,
         require_golds=True,
     )
-    if args.limit is not None:
-        split = LampSplit(
-            task,
-            split.split,
-            split.examples[: args.limit],
-            split.questions_path,
-            split.outputs_path,
-        )
-    shard_index, num_shards, state = _shard(args.shard)
-    generator, config, tokenizer = _generator(args, shard_index, state)
-    build_prompt = PromptBuilder(task, tokenizer, args.max_length)
+    split = split.head(args.limit)
+    # retrievers first: a bad option fails before a possibly large model loads
     if args.command == "candidates":
-        from ropg.retrievers import get_retriever
+        from ropg.retrievers.pipeline import make_retriever
 
         options = parse_options(args.retriever_option, "--retriever-option")
+        retriever = make_retriever(args.retriever, options)
+    else:
+        pool = _pool(args)
+    shard_index, num_shards, state = _shard(args.shard)
+    generator, config, tokenizer = _generator(args, state)
+    build_prompt = PromptBuilder(task, tokenizer, args.max_length)
+    if args.command == "candidates":
         planner: Any = CandidatePlanner(
-            get_retriever(args.retriever, **options),
+            retriever,
             args.retriever,
             build_prompt,
             args.candidates,
@@ -222,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.signal,
         )
     else:
-        planner = PoolPlanner(_pool(args), build_prompt, args.k, args.use_date)
+        planner = PoolPlanner(pool, build_prompt, args.k, args.use_date)
     header = {
         "task": task.name,
         "split": split.split,

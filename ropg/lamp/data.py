@@ -8,6 +8,7 @@ record index and id, and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -45,7 +46,7 @@ class LampSplit:
     examples: list[Example]
     questions_path: str | None = None
     outputs_path: str | None = None
-    _by_id: dict[str, Example] = field(default_factory=dict, repr=False)
+    _by_id: dict[str, Example] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id = {example.id: example for example in self.examples}
@@ -66,6 +67,12 @@ class LampSplit:
     @property
     def has_golds(self) -> bool:
         return bool(self.examples) and all(example.gold is not None for example in self.examples)
+
+    def head(self, limit: int | None) -> LampSplit:
+        """The first ``limit`` examples as a split from the same files (all when None)."""
+        if limit is None or limit >= len(self.examples):
+            return self
+        return dataclasses.replace(self, examples=self.examples[:limit])
 
     def golds(self) -> list[str]:
         """Gold outputs in example order; raises when the split has none (e.g. test)."""

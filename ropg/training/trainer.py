@@ -59,10 +59,7 @@ class RopgTrainer(EpochTrainer):
         config = self.config
 
         def split(name: str, limit: int | None) -> LampSplit:
-            loaded = load_split(config.data, task, name, layout=config.layout)
-            if limit is None:
-                return loaded
-            return LampSplit(task, loaded.split, loaded.examples[:limit], loaded.questions_path)
+            return load_split(config.data, task, name, layout=config.layout).head(limit)
 
         common = {"candidates": config.candidates, "use_date": config.use_date}
         train = load_candidate_examples(
