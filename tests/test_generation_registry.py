@@ -155,6 +155,8 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 def test_vllm_glue_with_a_fake_engine(fake_vllm: types.ModuleType, t5_dir: Path) -> None:
     config = GenerationConfig(num_beams=1, max_new_tokens=9, max_input_length=3, stop=("=",))
     generator = get_generator(f"vllm:{t5_dir}", config=config, chunk_size=2, show_progress=False)
+    # prompt budgets need the tokenizer before any generation: it must not start the engine
+    assert generator.tokenizer("the cat")["input_ids"] and generator._llm is None
     seen: list[list[int]] = []
     outputs = generator.generate(
         ["a", "the cat sat on", "dog"], on_batch=lambda i, t: seen.append(i)

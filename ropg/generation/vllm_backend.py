@@ -82,6 +82,7 @@ class VLLMGenerator(BaseGenerator):
             **engine_options,
         }
         self._llm: Any = None
+        self._tokenizer: Any = None
 
     @classmethod
     def from_spec(cls, target: str, **options: Any) -> VLLMGenerator:
@@ -119,8 +120,20 @@ class VLLMGenerator(BaseGenerator):
             )
         return self._llm
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (what vLLM loads), without starting the engine:
+        prompt budgets (``ropg-feedback``, ``run_all``) need it before any generation."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self.model_name, revision=self.revision, trust_remote_code=self.trust_remote_code
+            )
+        return self._tokenizer
+
     def _encode(self, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
-        tokenizer = self.llm.get_tokenizer()
+        tokenizer = self.tokenizer
         encoded = tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)[
             "input_ids"
         ]
@@ -162,7 +175,7 @@ class VLLMGenerator(BaseGenerator):
             max_tokens=config.max_new_tokens,
             length_penalty=config.length_penalty,
         )
-        tokenizer = self.llm.get_tokenizer()
+        tokenizer = self.tokenizer
         results = self.llm.beam_search(prompts, params)
         # A beam's tokens include the prompt; decode only what was generated.
         return [
@@ -191,7 +204,7 @@ class VLLMGenerator(BaseGenerator):
         prompts, targets = list(prompts), list(targets)
         if len(prompts) != len(targets):
             raise ValueError(f"{len(prompts)} prompts but {len(targets)} targets")
-        tokenizer = self.llm.get_tokenizer()
+        tokenizer = self.tokenizer
         prompt_ids = self._encode(prompts, self.config.max_input_length)
         eos = [tokenizer.eos_token_id] if include_eos else []
         target_ids = [
