@@ -288,3 +288,26 @@ def test_unknown_signal_is_refused(split, builder, tmp_path):
     planner = CandidatePlanner(get_retriever("bm25"), "bm25", builder, signal="vibes")
     with pytest.raises(LampError, match="unknown feedback signal 'vibes'"):
         collect_feedback(split, planner, TagReader(), GenerationConfig(), tmp_path / "x", HEADER)
+
+
+def test_shards_finishing_together_merge_once(split, builder, tmp_path):
+    """Every shard may call merge_shards; the calls serialize and the later ones find it done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / "sharded.jsonl"
+    for shard in range(2):
+        collect_feedback(
+            split,
+            candidates_planner(builder),
+            CachedGenerator(TagReader(), tmp_path / "c.sqlite"),
+            None,
+            out,
+            HEADER,
+            FeedbackRun(shard_index=shard, num_shards=2, show_progress=False),
+        )
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: merge_shards(split, out, 2), range(4)))
+    assert results == [out] * 4
+    _, records = feedback_by_id(out, split.ids)
+    assert list(records) == split.ids
+    assert not list(tmp_path.glob("sharded.jsonl.*"))  # no shard or lock file left

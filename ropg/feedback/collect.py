@@ -9,9 +9,10 @@ into its own shard file and the main process merges the shards in split order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,13 +156,44 @@ def shards_complete(split: LampSplit, out: str | Path, num_shards: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _merge_lock(out: Path) -> Iterator[None]:
+    """An exclusive lock on ``OUT.merge.lock`` (released when the process ends, even if killed):
+    shards that finish at the same moment merge one after the other, not into each other."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no concurrent shards to guard against here
+        yield
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".merge.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def merge_shards(split: LampSplit, out: str | Path, num_shards: int) -> Path:
-    """Merge shard files into ``out`` in split order; checks there are no gaps or duplicates."""
+    """Merge shard files into ``out`` in split order; checks there are no gaps or duplicates.
+
+    Safe to call from every shard at once: under a lock, the first merges and removes the
+    shard files; a later call finds ``out`` merged and returns it.
+    """
     out = Path(out)
+    with _merge_lock(out):
+        paths = [shard_path(out, shard, num_shards) for shard in range(num_shards)]
+        if out.exists() and not any(path.exists() for path in paths):
+            return out  # another shard merged them
+        _merge(split, out, paths)
+    out.with_name(out.name + ".merge.lock").unlink(missing_ok=True)
+    return out
+
+
+def _merge(split: LampSplit, out: Path, paths: list[Path]) -> None:
     header: dict[str, Any] | None = None
     by_id: dict[str, dict[str, Any]] = {}
-    for shard in range(num_shards):
-        path = shard_path(out, shard, num_shards)
+    for path in paths:
         shard_header, records = read_feedback(path)
         if header is not None and shard_header != header:
             raise LampDataError(path, "shard header differs from shard 0's")
@@ -181,9 +213,8 @@ def merge_shards(split: LampSplit, out: str | Path, num_shards: int) -> Path:
         stream.write(dumps_record({HEADER_KEY: header}) + "\n")
         for example_id in split.ids:
             stream.write(dumps_record(by_id[example_id]) + "\n")
-    for shard in range(num_shards):
-        shard_path(out, shard, num_shards).unlink(missing_ok=True)
-    return out
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def feedback_by_id(
