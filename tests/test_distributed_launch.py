@@ -82,6 +82,7 @@ TRAIN = {
     "method": "kd", "task": "LaMP-2", "candidates": 4, "max_length": 64, "epochs": 1,
     "limit_train": 34,  # 32 after the 2 short profiles of the sample are left out
     "per_device_batch_size": 4, "effective_batch_size": 16, "lr": 1e-3,
+    "weight_decay": 0.01,  # decays only parameters with a gradient: the pooler has none
     "tokens_per_forward": 96,  # several forward calls per batch, a varying number per process
 }  # fmt: skip
 

@@ -42,16 +42,25 @@ def average_gradients(parameters: Iterable[Any], bucket_elements: int = 1 << 24)
     DistributedDataParallel's forward hooks cannot follow; they run the bare module and sync
     the gradients here, once per optimizer step, in flattened buckets of at most
     ``bucket_elements`` values. A parameter that got no gradient on a process counts as zero
-    there, so every process reduces the same tensors in the same order.
+    there, so every process reduces the same tensors in the same order; one that got none on
+    any process keeps ``grad=None``, as in a single process (the optimizer skips it: no weight
+    decay or momentum step on an unused parameter, e.g. a pooler under mean pooling).
     """
     import torch
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return
+    trainable = [parameter for parameter in parameters if parameter.requires_grad]
+    if not trainable:
+        return
+    device = trainable[0].device
+    used = torch.tensor([p.grad is not None for p in trainable], dtype=torch.int32, device=device)
+    dist.all_reduce(used)
     grads = []
-    for parameter in parameters:
-        if not parameter.requires_grad:
+    for parameter, count in zip(trainable, used.tolist()):
+        if count == 0:
+            parameter.grad = None
             continue
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)
