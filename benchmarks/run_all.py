@@ -6,8 +6,7 @@ A thin entry point; the pipeline lives in :mod:`ropg.benchmark`, the command lin
 
 from __future__ import annotations
 
-from ropg.cli.benchmark import main, reexec_with_malloc_tunables
+from ropg.cli.benchmark import console_main
 
 if __name__ == "__main__":
-    reexec_with_malloc_tunables()  # faster torch on CPU; a no-op when already set
-    raise SystemExit(main())
+    raise SystemExit(console_main())

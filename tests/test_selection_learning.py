@@ -195,7 +195,7 @@ def test_cli_trains_from_yaml_and_reports(setup, tmp_path, capsys):
     assert (out / "winning_rates.png").is_file()
     assert main([str(a) for a in argv]) == 2  # the output directory is taken
     assert "pass --resume" in capsys.readouterr().err
-    analyze = ["--analyze-only", "--task", "LaMP-2", "--train-feedback", setup["train"],
+    analyze = ["--analyze", "--task", "LaMP-2", "--train-feedback", setup["train"],  # abbreviated
                "--dev-feedback", setup["dev"], "--output-dir", tmp_path / "baselines", "-q"]  # fmt: skip
     assert main([str(a) for a in analyze]) == 0
     printed = capsys.readouterr().out

@@ -67,9 +67,13 @@ def _analyze(config: SelectorConfig) -> int:
         config.output_dir, train, records, task=config.task, sigma_x=config.sigma_x,
         seed=config.seed,
     )  # fmt: skip
+    _print_report(report)
+    return 0
+
+
+def _print_report(report: dict) -> None:
     sys.stdout.write(report["markdown"])
     print(f"report: {report['files']['markdown']}  winning rates: {report['png']}")
-    return 0
 
 
 @user_errors_exit_2
@@ -78,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--analyze-only" in args and not any(a.startswith("--mode") for a in args):
+    given, _ = parser.parse_known_args(args)  # argparse's reading (abbreviations included)
+    if getattr(given, "analyze_only", False) and getattr(given, "mode", None) is None:
         args += ["--mode", "post"]  # the report does not depend on the mode
     config, printed, extra = parse_config(parser, args, SelectorConfig, PROGRESS_LOGGERS)
     if printed:
@@ -99,8 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'trained' if result.completed else 'stopped'}: {result.output_dir} {summary}")
     report = result.metrics.get("report")
     if report:
-        sys.stdout.write(report["markdown"])
-        print(f"report: {report['files']['markdown']}  winning rates: {report['png']}")
+        _print_report(report)
     return 0
 
 

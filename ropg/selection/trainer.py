@@ -145,7 +145,11 @@ def train_selector(config: SelectorConfig) -> TrainResult:
         from ropg.selection.report import write_report
 
         records = trainer.dev or trainer.train_records
-        selector = load_selector(result.output_dir, batch_size=config.per_device_batch_size)
+        selector = load_selector(  # the saved selector, on the device it trained on
+            result.output_dir,
+            device=trainer.accelerator.device,
+            batch_size=config.per_device_batch_size,
+        )
         selector.max_tokens = config.tokens_per_forward
         label = f"RSPG-{config.mode.capitalize()}"
         report = write_report(
