@@ -19,6 +19,8 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ropg.lamp.metrics import LOWER_IS_BETTER
+
 MISSING = "–"
 METRIC_LABELS = {
     "accuracy": "Acc",
@@ -28,7 +30,6 @@ METRIC_LABELS = {
     "rouge-1": "R-1",
     "rouge-L": "R-L",
 }
-LOWER_IS_BETTER = frozenset({"MAE", "RMSE"})
 
 
 @dataclass
@@ -145,17 +146,10 @@ def significance_against(
     """``(significantly better, p)`` of per-example ``values`` over a baseline's."""
     import numpy as np
 
-    from ropg.lamp.stats import mcnemar_test, paired_t_test
+    from ropg.lamp.stats import metric_p_value
 
-    a = np.asarray(values, dtype=np.float64)
-    b = np.asarray(baseline_values, dtype=np.float64)
-    if metric == "accuracy":
-        p = mcnemar_test(a > 0.5, b > 0.5)
-    elif len(a) < 2:
-        return False, 1.0
-    else:
-        p = paired_t_test(a, b)
-    difference = float(a.mean() - b.mean())
+    p = metric_p_value(metric, values, baseline_values)
+    difference = float(np.mean(values) - np.mean(baseline_values))
     better = difference < 0 if metric in LOWER_IS_BETTER else difference > 0
     return bool(better and p < alpha), float(p)
 

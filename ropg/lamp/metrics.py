@@ -1,6 +1,6 @@
 """Official LaMP metrics (LAMP_SPEC section 5) and per-example feedback scores (section 6).
 
-Three metric families, registered by name in :data:`METRICS`:
+Three metric families (a task holds one as ``task.metric``):
 
 - ``classification`` (LaMP-1, LaMP-2, LaMP-2-old): ``accuracy`` and macro ``f1`` over *all*
   labels; predictions are ``str(x).strip()``-ed and matched case-sensitively against the label
@@ -25,6 +25,7 @@ import numpy as np
 from ropg.lamp.errors import LampError
 
 AGGREGATES = ("mean", "bootstrap")
+LOWER_IS_BETTER = frozenset({"MAE", "RMSE"})  # every other metric key: higher is better
 BOOTSTRAP_SAMPLES = 1000
 
 
@@ -136,7 +137,7 @@ class RatingMetric:
 
     @property
     def higher_is_better(self) -> dict[str, bool]:
-        return {"MAE": False, "RMSE": False}
+        return {key: key not in LOWER_IS_BETTER for key in self.keys}
 
     def _errors(self, golds: Sequence[Any], preds: Sequence[Any]) -> np.ndarray:
         _check_lengths(golds, preds)

@@ -49,6 +49,19 @@ def mcnemar_test(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float:
     return float(stats.chi2.sf(statistic, df=1))
 
 
+def metric_p_value(metric: str, values_a: Sequence[float], values_b: Sequence[float]) -> float:
+    """p-value of the paper's test for ``metric`` on two systems' per-example values:
+    McNemar on correctness (``> 0.5``) for ``accuracy``, else a two-tailed paired t-test
+    (1.0 for fewer than 2 examples)."""
+    a = np.asarray(values_a, dtype=np.float64)
+    b = np.asarray(values_b, dtype=np.float64)
+    if metric == "accuracy":
+        return mcnemar_test(a > 0.5, b > 0.5)
+    if a.size < 2:
+        return 1.0
+    return paired_t_test(a, b)
+
+
 def significance(
     task: str | Task,
     golds: Sequence[str],
@@ -67,6 +80,4 @@ def significance(
     key = metric or next(iter(values_a))
     if key not in values_a:
         raise LampError(f"{task.name} has no per-example metric {key!r} (has {list(values_a)})")
-    if key == "accuracy":
-        return mcnemar_test(values_a[key] > 0.5, values_b[key] > 0.5)
-    return paired_t_test(values_a[key], values_b[key])
+    return metric_p_value(key, values_a[key], values_b[key])
