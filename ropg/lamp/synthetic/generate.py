@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ropg.lamp.data import SPLITS
 from ropg.lamp.synthetic.builders import BUILDERS, Builder, UserPlan
 from ropg.lamp.synthetic.text import TextMaker
 from ropg.lamp.synthetic.vocab import TOPICS
@@ -18,7 +19,7 @@ from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "test")
+
 DEFAULT_TASKS = ("LaMP-1", "LaMP-2", "LaMP-3", "LaMP-4", "LaMP-5", "LaMP-6", "LaMP-7")
 KNOWN_TASKS = (*DEFAULT_TASKS, "LaMP-2-old")
 COMPACT_ABOVE = 150  # profiles larger than this get one-sentence items to keep files small
