@@ -158,7 +158,6 @@ def parse_questions(
         )
     examples: list[Example] = []
     seen: dict[str, int] = {}
-    unparseable_queries = 0
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise LampDataError(
@@ -189,7 +188,6 @@ def parse_questions(
         if validate_profiles:
             _validate_profile(profile, task, path, index, record_id)
         if task.query_fn(input_text) is None:
-            unparseable_queries += 1
             logger.warning(
                 "%s, record %d, id %r, field 'input': no retrieval query can be extracted "
                 "(marker missing)",
