@@ -325,12 +325,6 @@ class RunContext:
 
     def feedback_header(self, llm: LLMEntry, split: LampSplit) -> dict[str, Any]:
         """The job header of a feedback file (as ``ropg-feedback`` writes it)."""
-        generator = self.generator(llm)
-        return {
-            "task": split.task.name,
-            "split": split.split,
-            "examples": len(split),
-            "questions": Path(split.questions_path or "").name,
-            "llm": generator.identity,
-            "generation": self.generation_config(llm).to_dict(),
-        }
+        from ropg.feedback.collect import feedback_header
+
+        return feedback_header(split, self.generator(llm), self.generation_config(llm))

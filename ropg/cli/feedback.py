@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ropg.cli.common import add_logging_flags, parse_options, setup_logging, user_errors_exit_2
@@ -184,7 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     from ropg.feedback import CandidatePlanner, FeedbackRun, PoolPlanner, PromptBuilder
-    from ropg.feedback.collect import collect_feedback, merge_shards, shards_complete
+    from ropg.feedback.collect import (
+        collect_feedback,
+        feedback_header,
+        merge_shards,
+        shards_complete,
+    )
     from ropg.lamp import get_task, load_split
 
     task = get_task(args.task)
@@ -221,14 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         planner = PoolPlanner(pool, build_prompt, args.k, args.use_date)
-    header = {
-        "task": task.name,
-        "split": split.split,
-        "examples": len(split),
-        "questions": Path(split.questions_path or "").name,
-        "llm": generator.identity,
-        "generation": config.to_dict(),
-    }
+    header = feedback_header(split, generator, config)
     run = FeedbackRun(args.chunk_size, shard_index, num_shards, not args.no_progress)
     collect_feedback(split, planner, generator, config, args.out, header, run)
     if num_shards > 1:

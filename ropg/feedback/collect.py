@@ -67,6 +67,27 @@ def resolve_signal(name: str) -> Signal:
     return SIGNALS[name]
 
 
+def feedback_header(split: LampSplit, generator: Any, config: Any) -> dict[str, Any]:
+    """The job header of a feedback file (the planner adds its own settings).
+
+    ``ropg-feedback`` and the benchmark stages both build it here: resuming compares it with
+    the header in the file, so the two must never drift apart.
+
+    Args:
+        split: the split the feedback is collected on.
+        generator: the generator (its ``identity`` names the LLM).
+        config: the generation config passed to ``generate``.
+    """
+    return {
+        "task": split.task.name,
+        "split": split.split,
+        "examples": len(split),
+        "questions": Path(split.questions_path or "").name,
+        "llm": generator.identity,
+        "generation": config.to_dict(),
+    }
+
+
 def shard_path(out: Path, shard_index: int, num_shards: int) -> Path:
     """Where one process writes its shard (the final file itself when there is one process)."""
     if num_shards == 1:
