@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from ropg.feedback.collect import FeedbackRun, collect_feedback, feedback_by_id, merge_shards
 from ropg.feedback.jsonl import ResumableJsonl, read_feedback
-from ropg.feedback.planners import PLANNERS, CandidatePlanner, PoolPlanner, PromptBuilder, Request
+from ropg.feedback.planners import CandidatePlanner, PoolPlanner, PromptBuilder, Request
 
 __all__ = [
-    "PLANNERS",
     "CandidatePlanner",
     "FeedbackRun",
     "PoolPlanner",

@@ -1,8 +1,7 @@
 """What to generate per example: ROPG candidates (one-item prompts) or the RSPG pool.
 
 A planner turns a chunk of examples into generation requests (prompts) and turns the
-generated outputs back into one JSONL record per example. Planners are registered by kind in
-:data:`PLANNERS`.
+generated outputs back into one JSONL record per example.
 
 Record formats (one JSON object per line after the header line):
 
@@ -24,7 +23,7 @@ With ``signal="likelihood"`` the score is ``log p(gold | prompt)`` and ``output`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +60,27 @@ def make_queries(task: Task, examples: Sequence[Example], use_date: bool) -> lis
     return build_queries(examples, task, use_date=use_date, query_fallback="input")
 
 
+def _rankings(
+    retriever: Any, examples: Sequence[Example], queries: Sequence[RetrievalQuery], top_k: int
+) -> list[Ranking]:
+    """One ranking per example, in order, checked (one per query, indices in the profile)."""
+    from ropg.retrievers.pipeline import rank_queries
+
+    by_id = rank_queries(retriever, queries, top_k, show_progress=False)
+    return [by_id[example.id] for example in examples]
+
+
 def _ranked(ranking: Ranking, example: Example) -> dict[str, Any]:
-    indices = [int(i) for i in ranking.indices]
     return {
-        "indices": indices,
-        "item_ids": [str(example.profile[i]["id"]) for i in indices],
+        "indices": [int(i) for i in ranking.indices],
+        "item_ids": ranking.item_ids(example.profile),
         "retrieval_scores": [float(s) for s in ranking.scores],
     }
+
+
+def _record(example: Example, key: str, value: Any) -> dict[str, Any]:
+    """An example's record: its id, user and gold, and the planner's entries under ``key``."""
+    return {"id": example.id, "user_id": example.user_id, "gold": example.gold, key: value}
 
 
 @dataclass
@@ -96,9 +109,9 @@ class CandidatePlanner:
 
     def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
         queries = make_queries(self.build_prompt.task, examples, self.use_date)
-        rankings = self.retriever.rank_batch(queries, top_k=self.candidates)
+        rankings = _rankings(self.retriever, examples, queries, self.candidates)
         plans = []
-        for example, ranking in zip(examples, rankings):
+        for example, ranking in zip(examples, rankings, strict=True):
             ranked = _ranked(ranking, example)
             plans.append(
                 [
@@ -124,17 +137,12 @@ class CandidatePlanner:
         scores: Sequence[float],
     ) -> dict[str, Any]:
         entries = []
-        for request, output, score in zip(requests, outputs, scores):
+        for request, output, score in zip(requests, outputs, scores, strict=True):
             entry = {**request.info, "output": output, "score": score}
             if self.store_prompts:
                 entry["prompt"] = request.prompt
             entries.append(entry)
-        return {
-            "id": example.id,
-            "user_id": example.user_id,
-            "gold": example.gold,
-            "candidates": entries,
-        }
+        return _record(example, "candidates", entries)
 
 
 @dataclass
@@ -158,12 +166,11 @@ class PoolPlanner:
     def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
         queries = make_queries(self.build_prompt.task, examples, self.use_date)
         plans: list[list[Request]] = [[] for _ in examples]
-        for name, retriever in self.retrievers.items():
-            rankings = retriever.rank_batch(queries, top_k=self.k)
-            for plan, example, ranking in zip(plans, examples, rankings):
+        for retriever in self.retrievers.values():
+            rankings = _rankings(retriever, examples, queries, self.k)
+            for plan, example, ranking in zip(plans, examples, rankings, strict=True):
                 ranked = _ranked(ranking, example)
-                prompt = self.build_prompt(example, ranked["indices"])
-                plan.append(Request(prompt, {"retriever": name, **ranked}))
+                plan.append(Request(self.build_prompt(example, ranked["indices"]), ranked))
         return plans
 
     def record(
@@ -173,21 +180,11 @@ class PoolPlanner:
         outputs: Sequence[str],
         scores: Sequence[float],
     ) -> dict[str, Any]:
-        retrievers = {}
-        for request, output, score in zip(requests, outputs, scores):
-            info = {key: value for key, value in request.info.items() if key != "retriever"}
-            retrievers[request.info["retriever"]] = {
-                **info,
-                "prompt": request.prompt,
-                "output": output,
-                "score": score,
-            }
-        return {
-            "id": example.id,
-            "user_id": example.user_id,
-            "gold": example.gold,
-            "retrievers": retrievers,
+        # plan() makes one request per retriever, in the pool's order
+        retrievers = {
+            name: {**request.info, "prompt": request.prompt, "output": output, "score": score}
+            for name, request, output, score in zip(
+                self.retrievers, requests, outputs, scores, strict=True
+            )
         }
-
-
-PLANNERS: dict[str, Callable[..., Any]] = {"candidates": CandidatePlanner, "pool": PoolPlanner}
+        return _record(example, "retrievers", retrievers)
