@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -15,7 +14,8 @@ import pytest
 
 from ropg.lamp.errors import LampError
 from ropg.retrievers import RetrievalQuery, get_retriever
-from ropg.retrievers.dense import ContrieverRetriever, DenseRetriever, stable_top_k
+from ropg.retrievers.base import stable_top_k
+from ropg.retrievers.dense import ContrieverRetriever, DenseRetriever
 from ropg.retrievers.embedding_cache import EmbeddingCache, resolve_cache_dir
 from ropg.retrievers.encoder import (
     RETRIEVER_CONFIG_NAME,
@@ -233,6 +233,13 @@ def test_stable_top_k_keeps_profile_order_for_ties():
     assert list(stable_top_k(scores, 3)) == [5, 17, 400]
     assert list(stable_top_k(scores, 6)) == [5, 17, 400, 900, 0, 1]
     assert list(stable_top_k(scores[:10], None)) == [5, *range(5), *range(6, 10)]
+    rng = np.random.default_rng(0)
+    for nans in (0, 2, 10):  # the partitioned path gives the full stable sort's order, NaNs last
+        noisy = rng.integers(0, 50, 1000).astype(np.float64)
+        noisy[rng.choice(1000, nans, replace=False)] = np.nan
+        for k in (1, 5, 12):
+            expected = np.argsort(-noisy, kind="stable")[:k]
+            assert list(stable_top_k(noisy, k)) == list(expected)
 
 
 # -- the embedding cache ---------------------------------------------------------------------------
@@ -300,12 +307,27 @@ def test_retriever_stores_each_unique_text_once(tiny_dir, tmp_path, monkeypatch)
     assert normalized.cache.path != retriever.cache.path
 
 
+def test_uncached_queries_are_looked_up_but_not_stored(tiny_dir, tmp_path):
+    queries = make_queries(seed=5, users=4)
+    queries.append(RetrievalQuery("dup", queries[0].documents[1], queries[0].documents))
+    documents = {d for q in queries for d in q.documents}
+    retriever = DenseRetriever(tiny_dir, cache_dir=tmp_path, cache_queries=False)
+    rankings = retriever.rank_batch(queries)
+    assert len(retriever.cache) == len(documents)  # a query equal to a document is stored
+    assert retriever.encoder.texts_encoded == len(documents | {q.query for q in queries})
+    cached = DenseRetriever(tiny_dir, cache_dir=tmp_path)
+    for a, b in zip(rankings, cached.rank_batch(queries)):
+        assert list(a.indices) == list(b.indices)
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
+    assert len(cached.cache) == len(documents | {q.query for q in queries})
+
+
 def test_model_fingerprint_follows_weights(tiny_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dir, copy)  # copy2 keeps mtimes: same model, same cache
     assert model_identity(str(copy)) == model_identity(tiny_dir)
     weights = next(copy.glob("*.safetensors"))
-    os.utime(weights, ns=(1, 1))  # rewritten in place (a new training checkpoint)
+    weights.write_bytes(weights.read_bytes() + b"\0")  # rewritten in place (a new checkpoint)
     assert model_identity(str(copy)) != model_identity(tiny_dir)
     assert model_identity("facebook/contriever") == "hub:facebook/contriever"
 

@@ -8,6 +8,27 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+SMALL_PROFILE = 256  # below this a full stable argsort is cheaper than partitioning
+
+
+def stable_top_k(scores: np.ndarray, k: int | None) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first; equal scores keep index order.
+
+    The same order as ``np.argsort(-scores, kind="stable")[:k]`` (NaNs last), found by
+    partitioning when ``k`` is small next to a long profile.
+    """
+    n = len(scores)
+    if k is None or k >= n or n <= SMALL_PROFILE:
+        return np.argsort(-scores, kind="stable")[:k]
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    negated = -scores
+    kth = np.partition(negated, k - 1)[k - 1]
+    if np.isnan(kth):  # fewer than k numbers: NaNs fill the tail, as in the full sort
+        return np.argsort(negated, kind="stable")[:k]
+    candidates = np.flatnonzero(negated <= kth)  # every item tied with the k-th is a candidate
+    return candidates[np.argsort(negated[candidates], kind="stable")[:k]]
+
 
 @dataclass(frozen=True)
 class RetrievalQuery:
@@ -118,8 +139,8 @@ class BaseRetriever:
                 f"retriever {self.name!r} returned {len(scores)} scores for "
                 f"{len(query.documents)} documents"
             )
-        order = np.argsort(-scores, kind="stable")
-        return Ranking(order, scores[order]).top(top_k)
+        order = stable_top_k(scores, top_k)
+        return Ranking(order, scores[order])
 
     def rank_batch(
         self,

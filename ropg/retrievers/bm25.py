@@ -38,6 +38,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -189,22 +190,12 @@ class BM25Retriever(BatchRetriever, BaseRetriever):
 
     name = "bm25"
 
-    def __init__(
-        self,
-        implementation: str = "fast",
-        k1: float = 1.5,
-        b: float = 0.75,
-        epsilon: float = 0.25,
-        idf: str = "okapi",
-        backend: str = "auto",
-        batch_docs: int = 2048,
-        n_threads: int | None = None,
-    ) -> None:
-        self.config = BM25Config(
-            implementation, k1, b, epsilon, idf, backend, batch_docs, n_threads
-        )
+    def __init__(self, **options: Any) -> None:
+        self.config = BM25Config(**options)
         self.backend = (
-            resolve_backend(self.config.backend) if implementation == "fast" else "rank-bm25"
+            resolve_backend(self.config.backend)
+            if self.config.implementation == "fast"
+            else "rank-bm25"
         )
 
     def __repr__(self) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ropg.lamp.errors import LampError
-from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery
+from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery, stable_top_k
 from ropg.retrievers.embedding_cache import DEFAULT, EmbeddingCache, resolve_cache_dir
 from ropg.retrievers.encoder import Encoder, EncoderConfig
 from ropg.retrievers.registry import register_retriever
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 FAISS_MODES = ("auto", "always", "never")
 STORE_CHUNK = 4096
-SMALL_PROFILE = 256  # below this a full stable argsort is cheaper than partitioning
 TIE_MARGIN = 16  # extra faiss candidates fetched so that ties at rank k are not lost
 
 
@@ -63,18 +62,6 @@ def _as_int(value: Any, name: str) -> int | None:
         raise LampError(f"{name} must be an integer, got {value!r}") from None
 
 
-def stable_top_k(scores: np.ndarray, k: int | None) -> np.ndarray:
-    """Indices of the ``k`` highest scores, best first; equal scores keep index order."""
-    n = len(scores)
-    if k is None or k >= n or n <= SMALL_PROFILE:
-        return np.argsort(-scores, kind="stable")[:k]
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    kth = np.partition(scores, n - k)[n - k]
-    candidates = np.flatnonzero(scores >= kth)  # every item tied with the k-th is a candidate
-    return candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-
-
 def faiss_gpu_available() -> bool:
     """Whether an installed faiss can use a GPU (faiss-gpu)."""
     try:
@@ -97,7 +84,8 @@ class DenseRetriever(BatchRetriever):
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         cache_dir: embedding cache directory; ``"default"`` = ``$ROPG_CACHE_DIR/embeddings`` or
             ``~/.cache/ropg/embeddings``; None disables caching.
-        cache_queries: also cache query vectors (queries repeat across runs and retrievers).
+        cache_queries: also write query vectors to the cache (queries repeat across runs and
+            retrievers); they are looked up there either way.
         faiss: ``"never"``: exact numpy matmul for every profile. ``"always"``: a faiss
             ``IndexFlatIP`` per profile (GPU when faiss-gpu is installed). ``"auto"`` (default):
             faiss only when faiss-gpu is available **and** the profile has at least
@@ -189,19 +177,22 @@ class DenseRetriever(BatchRetriever):
         self,
         texts: Sequence[str],
         show_progress: bool = False,
-        cache: bool = True,
-        desc: str = "encode",
+        store_first: int | None = None,
     ) -> np.ndarray:
         """Vectors of ``texts`` (float32, one row per text): cached ones read, the rest encoded.
 
-        Duplicates are encoded once. Newly encoded vectors are stored chunk by chunk.
+        Duplicates are encoded once. Newly encoded vectors are stored chunk by chunk; with
+        ``store_first``, only those of texts that occur among the first ``store_first`` texts
+        (every text is still looked up in the cache).
         """
         unique = list(dict.fromkeys(texts))
-        store = self.cache if cache else None
+        store = self.cache
         if store is not None:
             found, vectors = store.get_many(unique)
         else:
             found, vectors = np.zeros(len(unique), dtype=bool), np.zeros((len(unique), 0))
+        # ``unique`` keeps first occurrences in order: the storable texts are a prefix of it
+        storable = len(unique) if store_first is None else len(set(texts[:store_first]))
         missing = np.flatnonzero(~found)
         logger.info(
             "%s: %d unique texts, %d cached, %d to encode",
@@ -210,7 +201,7 @@ class DenseRetriever(BatchRetriever):
         if len(missing):
             miss_texts = [unique[i] for i in missing]
             chunks = self.encoder.iter_encode(
-                miss_texts, chunk_size=STORE_CHUNK, show_progress=show_progress, desc=desc
+                miss_texts, chunk_size=STORE_CHUNK, show_progress=show_progress
             )
             for positions, chunk in chunks:
                 if vectors.shape[1] != chunk.shape[1]:
@@ -222,7 +213,11 @@ class DenseRetriever(BatchRetriever):
                     vectors = np.zeros((len(unique), chunk.shape[1]), dtype=np.float32)
                 vectors[missing[positions]] = chunk
                 if store is not None:
-                    store.put_many([miss_texts[i] for i in positions], chunk)
+                    keep = missing[positions] < storable
+                    if keep.all():
+                        store.put_many([miss_texts[i] for i in positions], chunk)
+                    elif keep.any():
+                        store.put_many([miss_texts[i] for i in positions[keep]], chunk[keep])
         if len(unique) == len(texts):
             return np.asarray(vectors, dtype=np.float32)
         row = {text: i for i, text in enumerate(unique)}
@@ -235,26 +230,27 @@ class DenseRetriever(BatchRetriever):
         top_k: int | None = None,
         show_progress: bool = False,
     ) -> list[Ranking]:
-        """Rank every query's profile; all unique texts are embedded in one pass first."""
-        doc_row: dict[str, int] = {}
+        """Rank every query's profile; all unique texts are embedded in one pass first.
+
+        A query equal to a document shares its vector; other query vectors are written to the
+        cache only with ``cache_queries``.
+        """
+        row: dict[str, int] = {}
         for query in queries:
             for document in query.documents:
-                doc_row.setdefault(document, len(doc_row))
-        doc_texts = list(doc_row)
-        if self.cache_queries:
-            query_texts = [q.query for q in queries if q.query not in doc_row]
-            texts = doc_texts + list(dict.fromkeys(query_texts))
-            vectors = self.embed(texts, show_progress=show_progress)
-            row = {text: i for i, text in enumerate(texts)}
-            query_vectors = vectors[[row[q.query] for q in queries]] if queries else vectors[:0]
-        else:
-            vectors = self.embed(doc_texts, show_progress=show_progress)
-            query_vectors = self.embed(
-                [q.query for q in queries], show_progress=show_progress, cache=False
-            )
+                row.setdefault(document, len(row))
+        n_documents = len(row)
+        for query in queries:
+            row.setdefault(query.query, len(row))
+        vectors = self.embed(
+            list(row),
+            show_progress=show_progress,
+            store_first=None if self.cache_queries else n_documents,
+        )
+        query_rows = np.fromiter((row[q.query] for q in queries), dtype=np.int64)
         rankings = []
-        for query, query_vector in zip(queries, query_vectors):
-            indices = np.fromiter((doc_row[d] for d in query.documents), dtype=np.int64)
+        for query, query_vector in zip(queries, vectors[query_rows]):
+            indices = np.fromiter((row[d] for d in query.documents), dtype=np.int64)
             rankings.append(self._rank_one(vectors[indices], query_vector, top_k))
         return rankings
 

@@ -99,6 +99,61 @@ def resolve_dtype(dtype: str, device: str) -> tuple[str, bool]:
     return "fp32", False
 
 
+# -- shared with training (ropg.training.model): one loader, one length cap, one pooling ---------
+def load_model_and_tokenizer(
+    model: str, trust_remote_code: bool = False, dtype: str | None = None
+) -> tuple[Any, Any]:
+    """The ``AutoModel`` and ``AutoTokenizer`` of a local model directory or a Hub id.
+
+    ``dtype``: the weights' precision, ``"fp32"``, ``"fp16"`` or ``"bf16"``; None leaves it to
+    ``from_pretrained`` (training loads this way: fp32 weights, mixed precision is autocast).
+    Raises LampError when the model cannot be loaded.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    options: dict[str, Any] = {}
+    if dtype is not None:
+        import torch
+
+        weights = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+        options["dtype"] = weights[dtype]
+    directory = local_model_dir(model)
+    source = str(directory) if directory is not None else model
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        encoder = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code, **options)
+    except (OSError, ValueError, KeyError) as error:
+        where = "model directory" if directory else "Hugging Face Hub id (offline?)"
+        raise LampError(f"cannot load encoder {model!r} as a {where}: {error}") from error
+    return encoder, tokenizer
+
+
+def effective_max_length(tokenizer: Any, max_length: int) -> int:
+    """``max_length`` capped by the tokenizer's own limit when it has a real one."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 100_000:
+        return min(max_length, limit)
+    return max_length
+
+
+def pool(hidden: Any, mask: Any, settings: EncoderSettings) -> Any:
+    """Pooled float32 vectors of a right-padded batch: the last hidden states ``(B, T, H)``
+    averaged over the attention mask ``(B, T)`` (``mean``) or at the first token (``cls``),
+    then L2-normalized when the settings say so. Training and inference both pool here, so a
+    checkpoint ranks with the scores it was trained with."""
+    import torch
+
+    hidden = hidden.float()
+    if settings.pooling == "mean":
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    else:
+        pooled = hidden[:, 0]
+    if settings.l2_normalize:
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+    return pooled
+
+
 # -- the encoder --------------------------------------------------------------------------------
 class Encoder:
     """Encode texts with a Hugging Face encoder; the model is loaded on first use.
@@ -107,7 +162,8 @@ class Encoder:
         config: the :class:`EncoderConfig`.
         settings: the resolved :class:`EncoderSettings` (pooling, normalize, max_length).
         device, dtype: the effective device and precision (``"fp32"``, ``"fp16"``, ``"bf16"``).
-        texts_encoded, forward_calls: counters (e.g. to check that a cache was hit).
+        texts_encoded: how many texts went through the model (e.g. to check that a cache was
+            hit).
     """
 
     def __init__(self, config: EncoderConfig | str, **options: Any) -> None:
@@ -119,7 +175,6 @@ class Encoder:
         default_batch = 16 if self.device == "cpu" else 128
         self.batch_size = self.config.batch_size or default_batch
         self.texts_encoded = 0
-        self.forward_calls = 0
         self._model: Any = None
         self._tokenizer: Any = None
         self._identity: str | None = None
@@ -162,21 +217,11 @@ class Encoder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        name = self.config.model
-        directory = local_model_dir(name)
-        source = str(directory) if directory is not None else name
-        weights_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-        dtype = torch.float32 if self._autocast else weights_dtype[self.dtype]
-        remote = self.config.trust_remote_code
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
-            model = AutoModel.from_pretrained(source, dtype=dtype, trust_remote_code=remote)
-        except (OSError, ValueError, KeyError) as error:
-            where = "model directory" if directory else "Hugging Face Hub id (offline?)"
-            raise LampError(f"cannot load encoder {name!r} as a {where}: {error}") from error
+        model, tokenizer = load_model_and_tokenizer(
+            self.config.model,
+            self.config.trust_remote_code,
+            dtype="fp32" if self._autocast else self.dtype,
+        )
         self._tokenizer = tokenizer
         self._model = model.to(self.device).eval()
         logger.info("loaded encoder %s", self)
@@ -184,21 +229,7 @@ class Encoder:
     @property
     def max_length(self) -> int:
         """The truncation length, capped by the tokenizer's own limit when it has a real one."""
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and 0 < limit < 100_000:
-            return min(self.settings.max_length, limit)
-        return self.settings.max_length
-
-    def encode(
-        self, texts: Sequence[str], show_progress: bool = False, desc: str = "encode"
-    ) -> np.ndarray:
-        """Vectors of ``texts`` as a float32 array of shape ``(len(texts), dim)``, in order."""
-        vectors: np.ndarray | None = None
-        for positions, chunk in self.iter_encode(texts, show_progress=show_progress, desc=desc):
-            if vectors is None:
-                vectors = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
-            vectors[positions] = chunk
-        return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+        return effective_max_length(self.tokenizer, self.settings.max_length)
 
     def iter_encode(
         self,
@@ -261,14 +292,6 @@ class Encoder:
         with torch.inference_mode():
             with autocast:
                 hidden = self.model(input_ids=input_ids, attention_mask=mask)[0]
-            hidden = hidden.float()
-            if self.settings.pooling == "mean":
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-            else:
-                pooled = hidden[:, 0]
-            if self.settings.l2_normalize:
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-        self.forward_calls += 1
+            pooled = pool(hidden, mask, self.settings)
         self.texts_encoded += len(sequences)
         return pooled.cpu().numpy().astype(np.float32, copy=False)

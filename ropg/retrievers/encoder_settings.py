@@ -4,13 +4,12 @@
 model by :func:`resolve_settings` from, in order: the values given, ``ropg_retriever.json``
 next to the weights (written by :func:`save_encoder`), a sentence-transformers layout, and the
 Contriever recipe (see :mod:`ropg.retrievers.encoder` for the file format).
-:func:`model_identity` names a model for the embedding cache: a Hub commit, or a fingerprint
+:func:`model_identity` names a model for the embedding cache: a Hub id, or a fingerprint
 of a local directory's files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,8 +26,6 @@ RETRIEVER_CONFIG_NAME = "ropg_retriever.json"
 POOLINGS = ("mean", "cls")
 SIMILARITIES = ("dot", "cosine")
 DTYPES = ("auto", "fp32", "fp16", "bf16")
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
-HASHED_SUFFIXES = (".json", ".txt", ".model")  # config and tokenizer files: hashed by content
 
 
 @dataclass(frozen=True)
@@ -117,25 +114,17 @@ def local_model_dir(model: str) -> Path | None:
 def model_identity(model: str) -> str:
     """A stable identity for embedding caches: ``hub:<id>`` or ``local:<fingerprint>``.
 
-    A local directory is fingerprinted by the content of its config/tokenizer files
-    (``*.json``, ``*.txt``, ``*.model``) and the name, size and mtime of its weight files, so a
-    checkpoint overwritten in place gets a new identity while a moved (or ``cp -p``) copy keeps it.
+    A local directory is named by :func:`ropg.generation.fingerprint.directory_fingerprint`
+    (the fingerprint generation caches use): small files by content, big weight files by name,
+    size and mtime, so a retrained checkpoint gets a new identity while a copied one keeps it.
     Hub models are identified by name: pin a version by downloading it to a directory.
     """
     directory = local_model_dir(model)
     if directory is None:
         return f"hub:{model}"
-    digest = hashlib.blake2b(digest_size=16)
-    for path in sorted(directory.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.suffix in HASHED_SUFFIXES and path.name.lower() != "readme.txt":
-            digest.update(f"{path.name}\0".encode())
-            digest.update(path.read_bytes())
-        elif path.suffix in WEIGHT_SUFFIXES:
-            stat = path.stat()
-            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    return f"local:{digest.hexdigest()}"
+    from ropg.generation.fingerprint import directory_fingerprint
+
+    return f"local:{directory_fingerprint(directory)}"
 
 
 def _read_json(model: str, filename: str) -> Any | None:
@@ -244,6 +233,3 @@ def save_encoder(
     tokenizer.save_pretrained(target)
     atomic_write_json(target / RETRIEVER_CONFIG_NAME, settings.to_dict(), indent=2)
     return target
-
-
-# -- hardware ---------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ropg.lamp.data import Example, LampSplit
 from ropg.lamp.errors import LampError
 from ropg.lamp.tasks import Task, get_task
@@ -114,9 +116,8 @@ def rank_queries(
     result = {}
     for query, ranking in zip(queries, rankings):
         ranking = ranking.top(top_k)
-        if len(ranking) and (
-            min(ranking.indices) < 0 or max(ranking.indices) >= len(query.documents)
-        ):
+        indices = np.asarray(ranking.indices)
+        if indices.size and (indices.min() < 0 or indices.max() >= len(query.documents)):
             raise LampError(
                 f"retriever {getattr(retriever, 'name', retriever)!r} ranked an item outside "
                 f"the profile of query {query.qid!r}"

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from ropg.lamp.errors import LampError
-from ropg.retrievers.base import BaseRetriever, BatchRetriever, Ranking, RetrievalQuery
+from ropg.retrievers.base import (
+    BaseRetriever,
+    BatchRetriever,
+    Ranking,
+    RetrievalQuery,
+    stable_top_k,
+)
 from ropg.retrievers.registry import get_retriever, register_retriever
 
 logger = logging.getLogger(__name__)
@@ -120,12 +126,6 @@ class RecencyRetriever(BaseRetriever):
         scores = np.arange(len(order), 0, -1, dtype=np.float64)
         return Ranking(order, scores).top(top_k)
 
-    def score(self, query: RetrievalQuery) -> np.ndarray:
-        ranking = self.rank(query)
-        scores = np.zeros(len(ranking))
-        scores[ranking.indices] = ranking.scores
-        return scores
-
 
 @register_retriever("rrf")
 class RRFRetriever(BatchRetriever, BaseRetriever):
@@ -168,15 +168,9 @@ class RRFRetriever(BatchRetriever, BaseRetriever):
                 scores[indices] += 1.0 / (self.k + np.arange(1, len(indices) + 1))
                 ranked[indices] = True
             candidates = np.flatnonzero(ranked)
-            order = candidates[np.argsort(-scores[candidates], kind="stable")]
-            fused.append(Ranking(order, scores[order]).top(top_k))
+            order = candidates[stable_top_k(scores[candidates], top_k)]
+            fused.append(Ranking(order, scores[order]))
         return fused
-
-    def score(self, query: RetrievalQuery) -> np.ndarray:
-        ranking = self.rank(query)
-        scores = np.zeros(len(query.documents))
-        scores[ranking.indices] = ranking.scores
-        return scores
 
 
 def _build(spec: Any) -> Any:

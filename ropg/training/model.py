@@ -1,9 +1,9 @@
 """The trainable bi-encoder: any Hugging Face encoder + pooling, scored by dot product.
 
-Pooling is the same computation as inference (:class:`ropg.retrievers.encoder.Encoder`): mean
-over the attention mask (or the first token for ``cls``), in float32, then L2-normalized when
+Pooling is :func:`ropg.retrievers.encoder.pool`, the very function inference uses: mean over the
+attention mask (or the first token for ``cls``), in float32, then L2-normalized when
 ``normalize``; so a saved checkpoint ranks with exactly the scores it was trained with (up to
-float tolerance from batching).
+float tolerance from batching). The loader and the length cap come from there too.
 """
 
 from __future__ import annotations
@@ -12,28 +12,14 @@ from typing import Any
 
 import torch
 
-from ropg.retrievers.encoder import EncoderSettings
-
-
-def effective_max_length(tokenizer: Any, max_length: int) -> int:
-    """``max_length`` capped by the tokenizer's own limit, as the inference encoder does."""
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and 0 < limit < 100_000:
-        return min(max_length, limit)
-    return max_length
-
-
-def pool(hidden: torch.Tensor, mask: torch.Tensor, settings: EncoderSettings) -> torch.Tensor:
-    """Pooled float32 vectors of a padded batch (mirrors the inference encoder's pooling)."""
-    hidden = hidden.float()
-    if settings.pooling == "mean":
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-    else:
-        pooled = hidden[:, 0]
-    if settings.l2_normalize:
-        pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-    return pooled
+# One loader, one length cap and one pooling for training and inference; re-exported here for
+# the training code that imports them from this module.
+from ropg.retrievers.encoder import (  # noqa: F401
+    EncoderSettings,
+    effective_max_length,
+    load_model_and_tokenizer,
+    pool,
+)
 
 
 def pack_by_length(lengths: list[int], max_tokens: int | None) -> list[list[int]]:
@@ -108,24 +94,6 @@ def score_batch(
     rows, cols = batch["doc_rows"], batch["doc_cols"]
     values = (documents * queries[rows]).sum(dim=-1)
     return scores.index_put((rows, cols), values)
-
-
-def load_model_and_tokenizer(model: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """The encoder to train (fp32 weights; mixed precision is autocast) and its tokenizer."""
-    from transformers import AutoModel, AutoTokenizer
-
-    from ropg.lamp.errors import LampError
-    from ropg.retrievers.encoder import local_model_dir
-
-    directory = local_model_dir(model)
-    source = str(directory) if directory is not None else model
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        encoder = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as error:
-        where = "model directory" if directory else "Hugging Face Hub id (offline?)"
-        raise LampError(f"cannot load encoder {model!r} as a {where}: {error}") from error
-    return encoder, tokenizer
 
 
 def resolve_mixed_precision(value: str) -> str:
