@@ -100,18 +100,18 @@ def run_reference(profiles, queries, k):
     return tops, scores
 
 
-def run_fast(retriever, profiles, queries, k):
+def make_queries(profiles, queries):
+    """ropg's input: one RetrievalQuery per user over the raw document texts."""
     from ropg.retrievers import RetrievalQuery
 
-    batch = [
+    return [
         RetrievalQuery(str(user), query, corpus)
         for user, (corpus, query) in enumerate(zip(profiles, queries))
     ]
+
+
+def run_fast(retriever, batch, k):
     return [ranking.indices for ranking in retriever.rank_batch(batch, top_k=k)]
-
-
-def hardware() -> dict:
-    return hardware_info()
 
 
 def versions() -> dict:
@@ -158,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
     }
     print(f"data: {json.dumps(data)} (generated in {time.perf_counter() - started:.1f} s)")
-    print(f"hardware: {json.dumps(hardware())}; versions: {json.dumps(versions())}")
+    hardware, packages = hardware_info(), versions()  # the load average before the run
+    print(f"hardware: {json.dumps(hardware)}; versions: {json.dumps(packages)}")
 
     options = {"backend": args.backend}
     if args.threads is not None:
         options["n_threads"] = args.threads
     retriever = get_retriever("bm25", **options)
+    batch = make_queries(profiles, queries)
     started = time.perf_counter()
-    run_fast(retriever, profiles[:2], queries[:2], args.top_k)
+    run_fast(retriever, batch[:2], args.top_k)
     warmup = time.perf_counter() - started
     threads = retriever.config.n_threads
     print(f"ropg bm25 backend={retriever.backend} threads={threads}; first call {warmup:.2f} s")
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         ref_tops, ref_scores = run_reference(profiles, queries, args.top_k)
         reference_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        fast_tops = run_fast(retriever, profiles, queries, args.top_k)
+        fast_tops = run_fast(retriever, batch, args.top_k)
         fast_times.append(time.perf_counter() - started)
         print(
             f"repeat {repeat + 1}: reference {reference_times[-1]:.2f} s, "
@@ -184,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    from ropg.retrievers import RetrievalQuery
-
-    fast_scores = retriever.score_batch(
-        [RetrievalQuery(str(u), q, c) for u, (c, q) in enumerate(zip(profiles, queries))]
-    )
+    fast_scores = retriever.score_batch(batch)
     identical = sum(np.array_equal(a, b) for a, b in zip(ref_tops, fast_tops))
     worst = 0.0
     for ref, fast in zip(ref_scores, fast_scores):
@@ -198,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     fast_s = statistics.median(fast_times)
     results = {
         "data": data,
-        "hardware": hardware(),
-        "versions": versions(),
+        "hardware": hardware,
+        "versions": packages,
         "ropg": {"backend": retriever.backend, "threads": threads, "first_call_s": warmup},
         "reference_s": reference_times,
         "ropg_s": fast_times,

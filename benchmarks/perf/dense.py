@@ -107,11 +107,6 @@ def reference_rank(model_path: str, corpus: list[str], query: str, k: int, batch
     return topk_indices.tolist(), np.asarray(scores), load_s
 
 
-# -- report helpers -------------------------------------------------------------------------------
-def hardware() -> str:
-    return describe_hardware()
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="encoder dir (default: packaged MiniLM)")
@@ -154,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"mean {statistics.mean(sizes):.1f} max {max(sizes)}, "
           f"{args.min_words}-{args.max_words} words per document")  # fmt: skip
     print(f"model: {model}")
-    print(f"hardware: {hardware()}")
+    print(f"hardware: {describe_hardware()}")
     options = {"pooling": "mean", "normalize": False, "max_length": 512, "faiss": "never"}
     results: dict = {"config": vars(args) | {"output": str(args.output), "model": model}}
 
