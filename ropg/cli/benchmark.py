@@ -85,7 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-
 def console_main() -> int:
     """``ropg-benchmark`` and ``benchmarks/run_all.py``: :func:`main` with the malloc tunables."""
     reexec_with_malloc_tunables()  # faster torch on CPU; a no-op when already set
