@@ -118,7 +118,8 @@ class Generator(Protocol):
     """Anything with a decoding ``config``, an ``identity`` and ``generate`` is a generator.
 
     ``generate`` returns one output per prompt, in order. Backends that can also compute
-    likelihoods offer ``score(prompts, targets) -> list[float]`` (see :class:`Scorer`).
+    likelihoods offer ``score(prompts, targets) -> list[float]``, the summed
+    ``log p(target | prompt)`` over target tokens.
     Backends may accept a keyword ``on_batch`` callback (:data:`BatchCallback`) that is
     called as each batch finishes, which lets the cache persist partial progress.
     """
@@ -131,13 +132,6 @@ class Generator(Protocol):
     def generate(
         self, prompts: Sequence[str], config: GenerationConfig | None = None
     ) -> list[str]: ...
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    """A generator that can compute ``log p(target | prompt)`` summed over target tokens."""
-
-    def score(self, prompts: Sequence[str], targets: Sequence[str]) -> list[float]: ...
 
 
 class BaseGenerator(ABC):

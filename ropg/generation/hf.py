@@ -105,11 +105,6 @@ class HFGenerator(BaseGenerator):
         self._model: Any = None
         self._tokenizer: Any = None
 
-    @classmethod
-    def from_spec(cls, target: str, **options: Any) -> HFGenerator:
-        """Build from the part of ``hf:TARGET`` after the colon."""
-        return cls(target, **options)
-
     def _resolve_dtype(self, dtype: str) -> torch.dtype:
         chosen = DTYPES[dtype]
         if chosen is not None:
@@ -228,7 +223,7 @@ class HFGenerator(BaseGenerator):
         kwargs = self._generate_kwargs(config)
         if config.do_sample:
             torch.manual_seed(config.seed)
-        outputs: list[str | None] = [None] * len(prompts)
+        outputs = [""] * len(prompts)  # every slot is filled: the batches cover all prompts
         left = not self.is_encoder_decoder
         batches = length_sorted_batches([len(ids) for ids in encoded], config.batch_size)
         progress = tqdm(
@@ -249,7 +244,7 @@ class HFGenerator(BaseGenerator):
                 if on_batch is not None:
                     on_batch(list(batch), texts)
                 progress.update(len(batch))
-        return [text if text is not None else "" for text in outputs]
+        return outputs
 
     def score(
         self,

@@ -250,7 +250,7 @@ class OpenAIGenerator(BaseGenerator):
                 "the openai backend does not beam-search: set num_beams=1 (a vLLM server can "
                 "beam-search with extra_body={'use_beam_search': True, 'best_of': N})"
             )
-        outputs: list[str | None] = [None] * len(prompts)
+        outputs = [""] * len(prompts)  # every slot is filled, or a request's error is raised
         progress = tqdm(
             total=len(prompts), desc=f"generate:{self.name}", disable=not self.show_progress
         )
@@ -272,4 +272,4 @@ class OpenAIGenerator(BaseGenerator):
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             progress.close()
-        return [text if text is not None else "" for text in outputs]
+        return outputs

@@ -28,14 +28,14 @@ ENTRY_POINT_GROUP = "ropg.generators"
 
 # name -> factory, or the "module:attribute" path of one (imported on first use)
 _BACKENDS: dict[str, Callable[..., Any] | str] = {
-    "hf": "ropg.generation.hf:HFGenerator.from_spec",
-    "vllm": "ropg.generation.vllm_backend:VLLMGenerator.from_spec",
+    "hf": "ropg.generation.hf:HFGenerator",
+    "vllm": "ropg.generation.vllm_backend:VLLMGenerator",
     "openai": "ropg.generation.openai_backend:OpenAIGenerator.from_spec",
     "openai-chat": "ropg.generation.openai_backend:OpenAIGenerator.chat_from_spec",
     "reader": "ropg.generation.reader:ProfileReader.from_spec",
 }
-_MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-_ATTRIBUTE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+# a dotted Python name: the module and the attribute of a ``module:attribute`` path
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def parse_generator_spec(spec: str) -> GeneratorSpec:
             raise GenerationError(f"generator spec {spec!r} names no model after '{name}:'")
         return GeneratorSpec(name, rest)
     attribute, _, target = rest.partition(":")
-    if _MODULE.match(name) and _ATTRIBUTE.match(attribute):
+    if _DOTTED.match(name) and _DOTTED.match(attribute):
         return GeneratorSpec(f"{name}:{attribute}", target)
     raise GenerationError(
         f"unknown generator backend {name!r} in {spec!r}; built-ins: "

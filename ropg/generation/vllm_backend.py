@@ -84,11 +84,6 @@ class VLLMGenerator(BaseGenerator):
         self._llm: Any = None
         self._tokenizer: Any = None
 
-    @classmethod
-    def from_spec(cls, target: str, **options: Any) -> VLLMGenerator:
-        """Build from the part of ``vllm:TARGET`` after the colon."""
-        return cls(target, **options)
-
     def model_identity(self) -> dict[str, Any]:
         from transformers import AutoConfig
 
