@@ -265,7 +265,7 @@ class BenchmarkConfig:
         cls, path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()
     ) -> BenchmarkConfig:
         """The YAML file at ``path`` (or defaults) with ``KEY=VALUE`` overrides applied."""
-        from ropg.training.config import read_yaml
+        from ropg.utils.config import read_yaml
 
         values: dict[str, Any] = dict(read_yaml(path)) if path else {}
         for override in overrides:

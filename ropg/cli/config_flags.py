@@ -44,9 +44,11 @@ def build_config_parser(
             parser.add_argument(
                 *flags, dest=item.name, nargs="?", const="true", metavar="BOOL", help=text
             )
-        elif item.name == "resume":
+        elif "const" in item.metadata:  # a bare --flag means the field's const
+            metavar = item.metadata.get("metavar", item.name.upper())
+            const = item.metadata["const"]
             parser.add_argument(
-                *flags, dest=item.name, nargs="?", const="latest", metavar="CHECKPOINT", help=text
+                *flags, dest=item.name, nargs="?", const=const, metavar=metavar, help=text
             )
         else:
             parser.add_argument(*flags, dest=item.name, metavar=item.name.upper(), help=text)

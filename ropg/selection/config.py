@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ropg.training.run_config import RUNTIME_FIELDS, TrainRunConfig
-from ropg.utils.config import positive
+from ropg.utils.config import field_help
 
 MODES = ("pre", "post")
 POOLINGS = ("auto", "pooler", "cls", "mean")
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 @dataclass
@@ -29,50 +25,55 @@ class SelectorConfig(TrainRunConfig):
 
     RUNTIME_FIELDS: ClassVar[frozenset[str]] = RUNTIME_FIELDS | {"report", "sigma_x"}
 
-    mode: str = field(default="", metadata=_help("pre (prompts only) or post (prompt + output)"))
+    mode: str = field(
+        default="", metadata=field_help("pre (prompts only) or post (prompt + output)")
+    )
     # -- data -------------------------------------------------------------------------------
     retrievers: list[str] = field(
         default_factory=list,
-        metadata={
-            "help": "the pool, in order, names or a comma list (default: the feedback file's)",
-            "metavar": "NAME",
-        },
+        metadata=field_help(
+            "the pool, in order, names or a comma list (default: the feedback file's)",
+            metavar="NAME",
+        ),
     )
     # -- model ------------------------------------------------------------------------------
     model: str = field(
         default="allenai/longformer-base-4096",
-        metadata=_help("initial encoder: Hub id or directory (any HF encoder)"),
+        metadata=field_help("initial encoder: Hub id or directory (any HF encoder)"),
     )
-    max_length: int = field(default=1024, metadata=_help("input truncation length in tokens"))
+    max_length: int = field(default=1024, metadata=field_help("input truncation length in tokens"))
     pooling: str = field(
-        default="auto", metadata=_help("auto (pooler output if any, else first token), cls, mean")
+        default="auto",
+        metadata=field_help("auto (pooler output if any, else first token), cls, mean"),
     )
     global_attention: bool = field(
-        default=True, metadata=_help("global attention on the first token (Longformer-style)")
+        default=True, metadata=field_help("global attention on the first token (Longformer-style)")
     )
-    lowercase: bool = field(default=True, metadata=_help("lowercase the prompts (reference)"))
+    lowercase: bool = field(default=True, metadata=field_help("lowercase the prompts (reference)"))
     separator: str | None = field(
-        default=None, metadata=_help("Post: text between prompt and output (tokenizer sep)")
+        default=None, metadata=field_help("Post: text between prompt and output (tokenizer sep)")
     )
     keep_output: bool = field(
         default=True,
-        metadata=_help("post: shorten long prompts so the output always fits (reference: not)"),
-    )
-    tokens_per_forward: int = field(
-        default=16384, metadata=_help("padded tokens per encoder forward (packed longest first)")
+        metadata=field_help(
+            "post: shorten long prompts so the output always fits (reference: not)"
+        ),
     )
     # -- method -----------------------------------------------------------------------------
-    epochs: int = field(default=20, metadata=_help("training epochs"))
-    temperature: float = field(default=1.0, metadata=_help("softmax temperature T"))
+    epochs: int = field(default=20, metadata=field_help("training epochs"))
     reference_compat: bool = field(
         default=False,
-        metadata=_help("reference's temperature placement: log_softmax(scores)/T, no T on target"),
+        metadata=field_help(
+            "reference's temperature placement: log_softmax(scores)/T, no T on target"
+        ),
     )
     # -- analysis ---------------------------------------------------------------------------
-    sigma_x: float = field(default=0.5, metadata=_help("x of the QPP sigma_x% baseline (0-1)"))
+    sigma_x: float = field(default=0.5, metadata=field_help("x of the QPP sigma_x% baseline (0-1)"))
     report: bool = field(
         default=True,
-        metadata=_help("write analysis.md/json and winning_rates.png on dev (or train) records"),
+        metadata=field_help(
+            "write analysis.md/json and winning_rates.png on dev (or train) records"
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -83,13 +84,11 @@ class SelectorConfig(TrainRunConfig):
         checks = [(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")]
         checks += super().checks()
         checks += [
-            (bool(self.model), "model is required"),
             (self.pooling in POOLINGS, f"pooling must be one of {POOLINGS}"),
-            (self.temperature > 0, "temperature must be > 0"),
             (0 < self.sigma_x <= 1, "sigma_x must be in (0, 1]"),
             (
                 len(set(self.retrievers)) == len(self.retrievers),
                 "retrievers must not repeat a name",
             ),
         ]
-        return checks + positive(self, ("max_length", "tokens_per_forward"))
+        return checks

@@ -54,8 +54,12 @@ class ConfigBase:
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
         """Build from a mapping (YAML or flags); unknown keys and bad values are LampErrors."""
         hints = typing.get_type_hints(cls)
+        consts = {f.name: f.metadata.get("const") for f in dataclasses.fields(cls)}
         known = known_settings(cls, values, "training")
-        converted = {name: coerce(name, value, hints[name]) for name, value in known.items()}
+        converted = {
+            name: coerce(name, value, hints[name], const=consts[name])
+            for name, value in known.items()
+        }
         config = cls(**converted)
         config.validate()
         return config
@@ -99,6 +103,15 @@ class ConfigBase:
             yaml.safe_dump(values, stream, sort_keys=False, allow_unicode=True)
 
 
+def field_help(text: str, **extra: Any) -> dict[str, Any]:
+    """A config field's metadata: its ``--flag`` help text, plus any ``extra`` entries.
+
+    Known extras: ``metavar`` (of a list or ``const`` flag) and ``const`` (the value of a bare ``--flag``
+    of a ``str`` field; a YAML/flag ``true`` then means it and ``false`` means ``None``).
+    """
+    return {"help": text, **extra}
+
+
 def positive(config: Any, names: typing.Iterable[str]) -> list[tuple[bool, str]]:
     """Checks that each named setting is ``>= 1`` (``None`` allowed for optional ones)."""
     checks = []
@@ -137,15 +150,19 @@ def _parse_scalar(value: Any) -> Any:
     return value
 
 
-def coerce(name: str, value: Any, annotation: Any) -> Any:
-    """Convert a YAML/flag value to the field's type (strings like ``"1e-5"`` are parsed)."""
+def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> Any:
+    """Convert a YAML/flag value to the field's type (strings like ``"1e-5"`` are parsed).
+
+    ``const``: the field's bare-flag value (metadata ``const``, e.g. ``resume``'s ``"latest"``);
+    for a ``str`` field with one, ``true`` means ``const`` and ``false`` means ``None``.
+    """
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType) and type(None) in args:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
             return None
         inner = next(arg for arg in args if arg is not type(None))
-        return coerce(name, value, inner)
+        return coerce(name, value, inner, const)
     if origin is list:
         items = value if isinstance(value, (list, tuple)) else [value]
         return [str(item) for item in items if item is not None and str(item) != ""]
@@ -169,7 +186,7 @@ def coerce(name: str, value: Any, annotation: Any) -> Any:
     if annotation is str:
         if isinstance(value, (dict, list)):
             raise LampError(f"training setting {name}: expected a string, got {value!r}")
-        if name == "resume" and isinstance(_parse_scalar(value), bool):
-            return "latest" if _parse_scalar(value) else None
+        if const is not None and isinstance(_parse_scalar(value), bool):
+            return const if _parse_scalar(value) else None
         return str(value)
     return value
