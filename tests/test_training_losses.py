@@ -159,3 +159,8 @@ def test_sampling_is_seeded_and_never_draws_masked_slots():
     generator = torch.Generator().manual_seed(0)
     out = reinforce_loss(scores, scores, mask, samples=3, generator=generator)
     assert out.sampled.shape == (3, 3) and int(out.sampled.max()) <= 2
+    # seeds= draws exactly what sample_candidates draws with them (the trainer's per-example seeds)
+    seeded = reinforce_loss(scores, scores, mask, samples=4, seeds=[1, 2, 3])
+    assert torch.equal(seeded.sampled, sample_candidates(probs, 4, seeds=[1, 2, 3]))
+    given = reinforce_loss(scores, scores, mask, sampled=seeded.sampled)
+    assert seeded.loss.item() == given.loss.item()

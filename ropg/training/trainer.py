@@ -24,7 +24,7 @@ from ropg.training.config import RopgTrainConfig
 from ropg.training.data import CandidateCollator, load_candidate_examples
 from ropg.training.evaluation import evaluate_dev, feedback_baselines
 from ropg.training.loop import CONFIG_FILE, METRICS_FILE, EpochTrainer, TrainResult
-from ropg.training.losses import kd_loss, policy_probabilities, reinforce_loss, sample_candidates
+from ropg.training.losses import kd_loss, reinforce_loss
 from ropg.training.model import effective_max_length, load_model_and_tokenizer, score_batch
 
 logger = logging.getLogger(__name__)
@@ -107,15 +107,14 @@ class RopgTrainer(EpochTrainer):
                 reference_compat=config.reference_compat,
             )
             return out.loss, {"kl": out.kl}
-        seeds = [example_seed(config.seed, epoch, p) for p in batch["positions"].tolist()]
-        probs = policy_probabilities(scores, batch["mask"], config.temperature)
         out = reinforce_loss(
             scores,
             batch["feedback"],
             batch["mask"],
             temperature=config.temperature,
+            samples=config.rl_samples,
             baseline=config.rl_baseline,
-            sampled=sample_candidates(probs, config.rl_samples, seeds=seeds),
+            seeds=[example_seed(config.seed, epoch, p) for p in batch["positions"].tolist()],
         )
         return out.loss, {"reward": out.reward, "sampled_feedback": out.sampled_feedback}
 

@@ -110,6 +110,7 @@ def reinforce_loss(
     samples: int = 1,
     baseline: str = "auto",
     sampled: torch.Tensor | None = None,
+    seeds: Sequence[int] | None = None,
     generator: torch.Generator | None = None,
 ) -> RLOutput:
     """The ROPG-RL loss of one batch (see the module docstring).
@@ -117,7 +118,10 @@ def reinforce_loss(
     Args:
         sampled: ``(B, n)`` candidate indices to use instead of drawing them (``n`` then
             overrides ``samples``); they must point at real candidates.
-        generator: the ``torch.Generator`` used to draw when ``sampled`` is None.
+        seeds: one seed per row for the draw when ``sampled`` is None (see
+            :func:`sample_candidates`: each example's draw is then independent of its batch).
+        generator: the ``torch.Generator`` used to draw when ``sampled`` and ``seeds`` are
+            None.
     """
     mask = check_inputs(scores, feedback, mask, temperature)
     if sampled is not None:
@@ -127,7 +131,7 @@ def reinforce_loss(
     baseline = resolve_baseline(baseline, samples)
     if sampled is None:
         probs = policy_probabilities(scores, mask, temperature)
-        sampled = sample_candidates(probs, samples, generator=generator)
+        sampled = sample_candidates(probs, samples, seeds=seeds, generator=generator)
     sampled = sampled.to(scores.device)
     if not bool(mask.gather(1, sampled)[mask.any(dim=-1)].all()):
         raise ValueError("a sampled index points at a masked (empty) candidate slot")
