@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ropg.generation.errors import UnsupportedOperationError
+from ropg.generation.errors import GenerationError, UnsupportedOperationError
 
 BatchCallback = Callable[[list[int], list[str]], None]
 """Called with (indices into the prompt list, their outputs) as each batch finishes."""
@@ -241,3 +241,35 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     """
     order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def encode_prompts(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+    """Token ids of each prompt, special tokens included, cut on the right at ``max_length``
+    (``None``: never); the hf and vllm backends tokenize prompts alike."""
+    encoded = tokenizer(
+        list(texts),
+        truncation=max_length is not None,
+        max_length=max_length,
+        add_special_tokens=True,
+    )["input_ids"]
+    return [list(ids) for ids in encoded]
+
+
+def encode_targets(
+    tokenizer: Any, targets: Sequence[str], include_eos: bool, model: str
+) -> list[list[int]]:
+    """Token ids of each target to score: no special tokens, then EOS when ``include_eos``
+    (the probability of generating exactly the target).
+
+    Raises:
+        GenerationError: the tokenizer of ``model`` has no EOS token (and one is asked for),
+            or a target has no tokens at all.
+    """
+    eos = [tokenizer.eos_token_id] if include_eos else []
+    if include_eos and eos[0] is None:
+        raise GenerationError(f"the tokenizer of {model!r} has no EOS token")
+    encoded = tokenizer(list(targets), add_special_tokens=False)["input_ids"]
+    target_ids = [list(ids) + eos for ids in encoded]
+    if any(not ids for ids in target_ids):
+        raise GenerationError("a target has no tokens to score")
+    return target_ids

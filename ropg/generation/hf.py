@@ -21,6 +21,8 @@ from ropg.generation.base import (
     BatchCallback,
     GenerationConfig,
     apply_stop,
+    encode_prompts,
+    encode_targets,
     length_sorted_batches,
 )
 from ropg.generation.errors import GenerationError
@@ -173,15 +175,6 @@ class HFGenerator(BaseGenerator):
     def _input_device(self) -> torch.device:
         return self.model.device if self.device_map is not None else self.device
 
-    def _encode(self, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
-        encoded = self.tokenizer(
-            list(texts),
-            truncation=max_length is not None,
-            max_length=max_length,
-            add_special_tokens=True,
-        )["input_ids"]
-        return [list(ids) for ids in encoded]
-
     def _pad(self, sequences: list[list[int]], left: bool) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(ids) for ids in sequences)
         input_ids = torch.full((len(sequences), width), self.pad_token_id, dtype=torch.long)
@@ -217,7 +210,7 @@ class HFGenerator(BaseGenerator):
     def _generate(
         self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
     ) -> list[str]:
-        encoded = self._encode(prompts, config.max_input_length)
+        encoded = encode_prompts(self.tokenizer, prompts, config.max_input_length)
         if any(not ids for ids in encoded):
             raise GenerationError("a prompt tokenized to no tokens at all; give a non-empty prompt")
         kwargs = self._generate_kwargs(config)
@@ -266,16 +259,8 @@ class HFGenerator(BaseGenerator):
         if not prompts:
             return []
         config = self.config
-        prompt_ids = self._encode(prompts, config.max_input_length)
-        eos = [self.tokenizer.eos_token_id] if include_eos else []
-        if include_eos and eos[0] is None:
-            raise GenerationError(f"the tokenizer of {self.model_name!r} has no EOS token")
-        target_ids = [
-            list(ids) + eos
-            for ids in self.tokenizer(targets, add_special_tokens=False)["input_ids"]
-        ]
-        if any(not ids for ids in target_ids):
-            raise GenerationError("a target has no tokens to score")
+        prompt_ids = encode_prompts(self.tokenizer, prompts, config.max_input_length)
+        target_ids = encode_targets(self.tokenizer, targets, include_eos, self.model_name)
         scorer = self._score_seq2seq if self.is_encoder_decoder else self._score_causal
         lengths = [len(p) + len(t) for p, t in zip(prompt_ids, target_ids, strict=True)]
         scores = [0.0] * len(prompts)

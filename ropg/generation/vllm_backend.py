@@ -14,7 +14,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ropg.generation.base import BaseGenerator, BatchCallback, GenerationConfig, apply_stop
+from ropg.generation.base import (
+    BaseGenerator,
+    BatchCallback,
+    GenerationConfig,
+    apply_stop,
+    encode_prompts,
+    encode_targets,
+)
 from ropg.generation.errors import BackendUnavailableError, GenerationError
 from ropg.generation.fingerprint import model_identity
 
@@ -127,13 +134,6 @@ class VLLMGenerator(BaseGenerator):
             )
         return self._tokenizer
 
-    def _encode(self, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
-        tokenizer = self.tokenizer
-        encoded = tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)[
-            "input_ids"
-        ]
-        return [list(ids) for ids in encoded]
-
     def _sampling_params(self, config: GenerationConfig) -> Any:
         options: dict[str, Any] = {
             "n": 1,
@@ -181,7 +181,7 @@ class VLLMGenerator(BaseGenerator):
     def _generate(
         self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
     ) -> list[str]:
-        token_ids = self._encode(prompts, config.max_input_length)
+        token_ids = encode_prompts(self.tokenizer, prompts, config.max_input_length)
         outputs: list[str] = []
         for start in range(0, len(prompts), self.chunk_size):
             texts = self._generate_chunk(token_ids[start : start + self.chunk_size], config)
@@ -199,12 +199,8 @@ class VLLMGenerator(BaseGenerator):
         prompts, targets = list(prompts), list(targets)
         if len(prompts) != len(targets):
             raise ValueError(f"{len(prompts)} prompts but {len(targets)} targets")
-        tokenizer = self.tokenizer
-        prompt_ids = self._encode(prompts, self.config.max_input_length)
-        eos = [tokenizer.eos_token_id] if include_eos else []
-        target_ids = [
-            list(ids) + eos for ids in tokenizer(targets, add_special_tokens=False)["input_ids"]
-        ]
+        prompt_ids = encode_prompts(self.tokenizer, prompts, self.config.max_input_length)
+        target_ids = encode_targets(self.tokenizer, targets, include_eos, self.model_name)
         sequences = [p + t for p, t in zip(prompt_ids, target_ids, strict=True)]
         params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
         results = self.llm.generate(
