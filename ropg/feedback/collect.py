@@ -44,7 +44,7 @@ def generated_signal(
 ) -> tuple[list[Any], list[float]]:
     """The paper's signal: generate each prompt, score the output against the gold."""
     outputs = generator.generate(prompts, config) if prompts else []
-    return outputs, [task.example_score(gold, output) for gold, output in zip(golds, outputs)]
+    return outputs, task.example_scores(golds, outputs)
 
 
 def likelihood_signal(
