@@ -13,8 +13,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ropg.cli.common import user_errors_exit_2
 from ropg.generation.cache import GenerationCache, default_cache_path
-from ropg.generation.errors import GenerationError
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -51,15 +51,12 @@ def build_parser(prog: str = "ropg") -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, prog: str = "ropg") -> int:
-    """Run parsed arguments; user errors become exit code 2 with one line on stderr."""
-    try:
-        return int(args.handler(args))
-    except GenerationError as error:
-        print(f"{prog} cache: error: {error}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> int:
+    """Run parsed arguments (the handler their command set); returns the exit code."""
+    return int(args.handler(args))
 
 
+@user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
     """``ropg cache stats [--cache PATH] [--json]``; returns the exit code."""
     try:
