@@ -70,8 +70,8 @@ def reference_way(
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from ropg.feedback.planners import make_queries
     from ropg.retrievers import get_retriever
-    from ropg.retrievers.pipeline import build_queries
 
     task = split.task
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -79,9 +79,8 @@ def reference_way(
     retriever = get_retriever("bm25", implementation="reference")
     outputs: dict[tuple[str, int], str] = {}
     started = time.perf_counter()
-    for example, query in zip(
-        split.examples, build_queries(split.examples, task, use_date=True, query_fallback="input")
-    ):
+    # the queries ropg's CandidatePlanner builds (use_date is its default)
+    for example, query in zip(split.examples, make_queries(task, split.examples, use_date=True)):
         ranking = retriever.rank(query, top_k=candidates)
         for index in ranking.indices:
             prompt = task.prompt(example.input, [example.profile[index]], tokenizer, max_length)
@@ -172,23 +171,11 @@ def main() -> None:
         reference_s, reference_out = reference_way(
             split, model_dir, args.candidates, args.max_length, config
         )
-        ropg_s, ropg_out = ropg_way(
-            split,
-            model_dir,
-            args.candidates,
-            args.max_length,
-            config,
-            folder / "cache.sqlite",
-            folder / "fb.jsonl",
-        )
-        rerun_s, _ = ropg_way(
-            split,
-            model_dir,
-            args.candidates,
-            args.max_length,
-            config,
-            folder / "cache.sqlite",
-            folder / "fb2.jsonl",
+        # the same job twice into new files: generated, then every output a cache hit
+        cache = folder / "cache.sqlite"
+        job = (split, model_dir, args.candidates, args.max_length, config, cache)
+        (ropg_s, ropg_out), (rerun_s, _) = (
+            ropg_way(*job, folder / out) for out in ("fb.jsonl", "fb2.jsonl")
         )
     assert set(reference_out) == set(ropg_out), "the two ways must cover the same prompts"
     same = sum(reference_out[key] == ropg_out[key] for key in reference_out) / len(reference_out)
