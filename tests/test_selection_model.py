@@ -37,11 +37,13 @@ def record(prompt_words: int = 3) -> PoolRecord:
 
 def test_pre_lowercases_the_prompt_and_post_adds_separator_and_output():
     tokenizer = build_bert_tokenizer()
-    pre = SelectorCollator(tokenizer, SelectorSettings("pre", POOL), 64)
+    pre = SelectorCollator(tokenizer, SelectorSettings("pre", POOL, max_length=64))
     assert pre.texts(record()) == ["description: a film", "the movie the movie the movie"]
-    post = SelectorCollator(tokenizer, SelectorSettings("post", POOL), 64)
+    post = SelectorCollator(tokenizer, SelectorSettings("post", POOL, max_length=64))
     assert post.texts(record())[0] == "description: a film [SEP] comedy"
-    custom = SelectorCollator(tokenizer, SelectorSettings("post", POOL, separator="||"), 64)
+    custom = SelectorCollator(
+        tokenizer, SelectorSettings("post", POOL, max_length=64, separator="||")
+    )
     assert custom.texts(record())[1].endswith("the movie || action")
     with pytest.raises(LampError, match="mode must be one of"):
         SelectorSettings("middle", POOL)
@@ -52,14 +54,14 @@ def test_pre_lowercases_the_prompt_and_post_adds_separator_and_output():
 def test_post_keeps_the_output_of_a_prompt_longer_than_max_length():
     tokenizer = build_bert_tokenizer()
     settings = SelectorSettings("post", POOL, max_length=16)
-    batch = SelectorCollator(tokenizer, settings, 16)([(0, record(prompt_words=20))])
+    batch = SelectorCollator(tokenizer, settings)([(0, record(prompt_words=20))])
     ids = batch["input_ids"][1].tolist()
     tokens = tokenizer.convert_ids_to_tokens(ids)
     assert len(ids) == 16 and tokens[-3:] == ["[SEP]", "action", "[SEP]"]
     assert tokens[1:3] == ["the", "movie"]  # the prompt's beginning is kept
     plain = SelectorSettings("post", POOL, max_length=16, keep_output=False)
     tokens = tokenizer.convert_ids_to_tokens(
-        SelectorCollator(tokenizer, plain, 16)([(0, record(prompt_words=20))])["input_ids"][1]
+        SelectorCollator(tokenizer, plain)([(0, record(prompt_words=20))])["input_ids"][1]
     )
     assert "action" not in tokens  # plain right truncation drops it (the reference)
     assert batch["feedback"].tolist() == [[1.0, 0.0]] and batch["positions"].tolist() == [0]
@@ -93,7 +95,7 @@ def test_longformer_gets_global_attention_on_the_first_token(longformer_selector
     monkeypatch.setattr(model.encoder, "forward", spy)
     with single_torch_thread():
         scores = score_records(
-            model, [record(), record(5)], SelectorCollator(tokenizer, model.settings, 48)
+            model, [record(), record(5)], SelectorCollator(tokenizer, model.settings)
         )
     assert scores.shape == (2, 2)
     assert seen["global"][:, 0].eq(1).all() and seen["global"][:, 1:].eq(0).all()
@@ -101,15 +103,13 @@ def test_longformer_gets_global_attention_on_the_first_token(longformer_selector
 
 def test_saved_selector_loads_with_its_pool_and_scores_the_same(longformer_selector, tmp_path):
     model, tokenizer = longformer_selector
-    collator = SelectorCollator(tokenizer, model.settings, 48)
+    collator = SelectorCollator(tokenizer, model.settings)
     records = [record(), record(7)]
     with single_torch_thread():
         before = score_records(model, records, collator)
         save_selector(model, tokenizer, tmp_path / "selector")
         loaded, loaded_tokenizer = load_selector_model(tmp_path / "selector")
-        after = score_records(
-            loaded, records, SelectorCollator(loaded_tokenizer, loaded.settings, 48)
-        )
+        after = score_records(loaded, records, SelectorCollator(loaded_tokenizer, loaded.settings))
     assert loaded.settings.pool == POOL and loaded.settings.mode == "post"
     assert loaded.settings.task == "LaMP-2"
     assert torch.allclose(torch.tensor(before), torch.tensor(after), atol=1e-5)

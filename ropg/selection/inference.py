@@ -43,7 +43,7 @@ class Selector:
 
     def __post_init__(self) -> None:
         self.model.to(self.device)
-        self.collator = SelectorCollator(self.tokenizer, self.settings, self.settings.max_length)
+        self.collator = SelectorCollator(self.tokenizer, self.settings)
 
     @property
     def settings(self) -> SelectorSettings:
@@ -175,4 +175,8 @@ def pool_prompts(
     from ropg.feedback.planners import PoolPlanner
 
     plans = PoolPlanner(retrievers, build_prompt, k).plan(examples)
-    return [{request.info["retriever"]: request.prompt for request in plan} for plan in plans]
+    # a plan holds one request per retriever, in the pool's order
+    return [
+        {name: request.prompt for name, request in zip(retrievers, plan, strict=True)}
+        for plan in plans
+    ]

@@ -63,10 +63,14 @@ class SelectorSettings:
         if len(self.pool) < 2 or len(set(self.pool)) != len(self.pool):
             raise LampError(f"a selector needs 2+ distinct retrievers, got {self.pool}")
 
-    def text(self, prompt: str, output: str, separator: str) -> str:
-        """The encoder input of one (input, retriever) pair."""
-        prompt = prompt.lower() if self.lowercase else prompt
-        return prompt if self.mode == "pre" else f"{prompt} {separator} {output}"
+    def prompt_text(self, prompt: str) -> str:
+        """The prompt part of an encoder input (lowercased with ``lowercase``)."""
+        return prompt.lower() if self.lowercase else prompt
+
+    def tail(self, output: str, separator: str) -> str:
+        """What follows the prompt in an encoder input: ``f" {separator} {output}"`` for Post,
+        nothing for Pre."""
+        return f" {separator} {output}" if self.mode == "post" else ""
 
 
 def resolve_separator(settings: SelectorSettings, tokenizer: Any) -> str:
@@ -173,21 +177,31 @@ def score_records(
 @dataclass
 class SelectorCollator:
     """Batches records: ``input_ids``/``attention_mask`` ``(B*P, T)``, ``feedback`` ``(B, P)``,
-    ``mask`` ``(B, P)`` and ``positions`` ``(B,)`` (record indices)."""
+    ``mask`` ``(B, P)`` and ``positions`` ``(B,)`` (record indices).
+
+    Texts are truncated to ``settings.max_length`` tokens.
+    """
 
     tokenizer: Any
     settings: SelectorSettings
-    max_length: int
 
     def __post_init__(self) -> None:
         self.separator = resolve_separator(self.settings, self.tokenizer)
 
+    @property
+    def max_length(self) -> int:
+        return self.settings.max_length
+
     def texts(self, record: PoolRecord) -> list[str]:
-        results = [record.retrievers[name] for name in self.settings.pool]
-        prompts = [r.prompt.lower() if self.settings.lowercase else r.prompt for r in results]
-        if self.settings.mode == "post" and self.settings.keep_output:
-            prompts = self.fit(prompts, [f" {self.separator} {r.output}" for r in results])
-        return [self.settings.text(p, r.output, self.separator) for p, r in zip(prompts, results)]
+        """The encoder inputs of one record, in pool order (Post prompts fitted, see
+        :meth:`fit`)."""
+        settings = self.settings
+        results = [record.retrievers[name] for name in settings.pool]
+        prompts = [settings.prompt_text(r.prompt) for r in results]
+        tails = [settings.tail(r.output, self.separator) for r in results]
+        if settings.mode == "post" and settings.keep_output:
+            prompts = self.fit(prompts, tails)
+        return [prompt + tail for prompt, tail in zip(prompts, tails)]
 
     def fit(self, prompts: list[str], tails: list[str]) -> list[str]:
         """Cut each prompt after the last token that leaves room for its tail (the separator

@@ -79,7 +79,7 @@ class SelectorTrainer(EpochTrainer):
         )  # fmt: skip
         model, self.tokenizer = build_selector(config.model, settings, config.trust_remote_code)
         settings.max_length = effective_max_length(self.tokenizer, config.max_length)
-        self.collator = SelectorCollator(self.tokenizer, settings, settings.max_length)
+        self.collator = SelectorCollator(self.tokenizer, settings)
         self.baselines = self._baselines()
         return model, list(enumerate(self.train_records)), self.collator
 
