@@ -51,20 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _analyze(config: SelectorConfig) -> int:
     """``--analyze-only``: the report of the untrained selectors, printed and written."""
-    from ropg.selection.records import load_pool_records
+    from ropg.selection.records import load_train_dev_records
     from ropg.selection.report import write_report
 
-    train = load_pool_records(
-        config.train_feedback, config.task, config.retrievers or None, config.limit_train
-    )
-    pool = list(train[0].names) if train else None
-    records = (
-        load_pool_records(config.dev_feedback, config.task, pool, config.limit_dev)
-        if config.dev_feedback
-        else train
-    )
+    train, dev = load_train_dev_records(config)
     report = write_report(
-        config.output_dir, train, records, task=config.task, sigma_x=config.sigma_x,
+        config.output_dir, train, dev or train, task=config.task, sigma_x=config.sigma_x,
         seed=config.seed,
     )  # fmt: skip
     _print_report(report)

@@ -15,13 +15,16 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ropg.feedback.jsonl import read_feedback
 from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.tasks import Task, get_task
+
+if TYPE_CHECKING:
+    from ropg.selection.config import SelectorConfig
 
 PathLike = str | os.PathLike[str]
 
@@ -211,3 +214,25 @@ def load_pool_records(
             if limit is not None and len(records) >= limit:
                 return records
     return records
+
+
+def load_train_dev_records(
+    config: SelectorConfig, task: str | Task | None = None
+) -> tuple[list[PoolRecord], list[PoolRecord]]:
+    """``(train, dev)`` pool records of an RSPG run's config.
+
+    The train pool is ``config.retrievers`` (default: the train file's); the dev records must
+    hold the same pool, in the same order (``[]`` without ``dev_feedback``). ``task``: the
+    task the files must be for (default ``config.task``). No train record is a LampError.
+    """
+    task = config.task if task is None else task
+    train = load_pool_records(
+        config.train_feedback, task, config.retrievers or None, config.limit_train
+    )
+    if not train:
+        raise LampError(f"{config.train_feedback}: no pool records")
+    dev: list[PoolRecord] = []
+    if config.dev_feedback:
+        pool = list(pool_names(train))
+        dev = load_pool_records(config.dev_feedback, task, pool, config.limit_dev)
+    return train, dev

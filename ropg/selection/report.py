@@ -36,6 +36,14 @@ REPORT_MD = "analysis.md"
 WINNING_PNG = "winning_rates.png"
 
 
+def qpp_selections(records: Sequence[PoolRecord], sigma_x: float = 0.5) -> dict[str, list[str]]:
+    """Selections of the QPP selectors on ``records``, keyed by predictor name."""
+    return {
+        name: QPP_SELECTORS[name](records, **({"x": sigma_x} if name == "sigma_x" else {}))
+        for name in PREDICTORS
+    }
+
+
 def baseline_selections(
     train_records: Sequence[PoolRecord],
     records: Sequence[PoolRecord],
@@ -46,12 +54,25 @@ def baseline_selections(
     selections = {f"always {name}": select_always(records, name) for name in pool_names(records)}
     best = select_best_single(train_records)
     selections[f"best single ({best})"] = select_always(records, best)
-    for name in PREDICTORS:
-        options = {"x": sigma_x} if name == "sigma_x" else {}
+    for name, names in qpp_selections(records, sigma_x).items():
         label = f"sigma_{round(100 * sigma_x)}%" if name == "sigma_x" else name
-        selections[f"QPP {label}"] = QPP_SELECTORS[name](records, **options)
+        selections[f"QPP {label}"] = names
     selections["random"] = select_random(records, seed)
     return selections
+
+
+def selection_figures(
+    records: Sequence[PoolRecord],
+    names: Sequence[str],
+    task: str | Task | None = None,
+    prefix: str = "",
+) -> dict[str, float]:
+    """``success_rate`` and the official metrics of one selection, keys prefixed."""
+    figures = {
+        "success_rate": success_rate(records, names),
+        **evaluate_selection(records, names, task),
+    }
+    return {f"{prefix}{key}": value for key, value in figures.items()}
 
 
 def selection_rows(
@@ -67,11 +88,7 @@ def selection_rows(
         "oracle lower bound": oracle_names(records, best=False),
     }
     return [
-        {
-            "method": method,
-            "success_rate": success_rate(records, names),
-            **evaluate_selection(records, names, metric_task),
-        }
+        {"method": method, **selection_figures(records, names, metric_task)}
         for method, names in everything.items()
     ]
 

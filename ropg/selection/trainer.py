@@ -20,9 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ropg.lamp.errors import LampError
-from ropg.selection.analysis import evaluate_selection, oracle_names, success_rate
-from ropg.selection.baselines import QPP_SELECTORS, select_always, select_best_single
+from ropg.selection.analysis import oracle_names, success_rate
+from ropg.selection.baselines import select_always, select_best_single
 from ropg.selection.config import SelectorConfig
 from ropg.selection.loss import selector_loss
 from ropg.selection.model import (
@@ -33,19 +32,11 @@ from ropg.selection.model import (
     score_batch,
     score_records,
 )
-from ropg.selection.records import PoolRecord, load_pool_records, pool_names
+from ropg.selection.records import PoolRecord, load_train_dev_records, pool_names
+from ropg.selection.report import qpp_selections, selection_figures
 from ropg.training.loop import EpochTrainer, TrainResult
 
 logger = logging.getLogger(__name__)
-
-
-def selection_figures(
-    records: list[PoolRecord], names: list[str], prefix: str = ""
-) -> dict[str, float]:
-    """``success_rate`` and the official metrics of a selection, keys prefixed."""
-    figures = {"success_rate": success_rate(records, names)}
-    figures.update(evaluate_selection(records, names))
-    return {f"{prefix}{key}": value for key, value in figures.items()}
 
 
 class SelectorTrainer(EpochTrainer):
@@ -64,14 +55,8 @@ class SelectorTrainer(EpochTrainer):
 
         config = self.config
         self.task = get_task(config.task)
-        self.train_records = load_pool_records(
-            config.train_feedback, self.task, config.retrievers or None, config.limit_train
-        )
-        if not self.train_records:
-            raise LampError(f"{config.train_feedback}: no pool records to train on")
+        self.train_records, self.dev = load_train_dev_records(config, self.task)
         pool = list(pool_names(self.train_records))
-        if config.dev_feedback:
-            self.dev = load_pool_records(config.dev_feedback, self.task, pool, config.limit_dev)
         settings = SelectorSettings(
             mode=config.mode, pool=pool, max_length=config.max_length, pooling=config.pooling,
             global_attention=config.global_attention, lowercase=config.lowercase,
@@ -85,16 +70,16 @@ class SelectorTrainer(EpochTrainer):
 
     def _baselines(self) -> dict[str, Any]:
         """Dev figures of the untrained selectors: best single (from train), QPP, oracle."""
-        if not self.dev:
+        dev = self.dev
+        if not dev:
             return {}
         best = select_best_single(self.train_records)
-        baselines: dict[str, Any] = {"best_single": best, "examples": len(self.dev)}
-        baselines.update(selection_figures(self.dev, select_always(self.dev, best), "best_single_"))
-        for name in ("wig", "nqc", "sigma_max", "sigma_x"):
-            options = {"x": self.config.sigma_x} if name == "sigma_x" else {}
-            names = QPP_SELECTORS[name](self.dev, **options)
-            baselines[f"{name}_success_rate"] = success_rate(self.dev, names)
-        baselines.update(selection_figures(self.dev, oracle_names(self.dev), "oracle_"))
+        baselines: dict[str, Any] = {"best_single": best, "examples": len(dev)}
+        best_names = select_always(dev, best)
+        baselines.update(selection_figures(dev, best_names, self.task, "best_single_"))
+        for name, names in qpp_selections(dev, self.config.sigma_x).items():
+            baselines[f"{name}_success_rate"] = success_rate(dev, names)
+        baselines.update(selection_figures(dev, oracle_names(dev), self.task, "oracle_"))
         return baselines
 
     def describe(self) -> dict[str, Any]:
@@ -125,7 +110,7 @@ class SelectorTrainer(EpochTrainer):
         )  # fmt: skip
         pool = self.collator.settings.pool
         names = [pool[int(i)] for i in scores.argmax(axis=1)]
-        return selection_figures(self.dev, names, "dev_")
+        return selection_figures(self.dev, names, self.task, "dev_")
 
     def save_model(self, model: Any) -> None:
         save_selector(model, self.tokenizer, self.output)
