@@ -106,8 +106,8 @@ class ConfigBase:
 def field_help(text: str, **extra: Any) -> dict[str, Any]:
     """A config field's metadata: its ``--flag`` help text, plus any ``extra`` entries.
 
-    Known extras: ``metavar`` (of a list or ``const`` flag) and ``const`` (the value of a bare ``--flag``
-    of a ``str`` field; a YAML/flag ``true`` then means it and ``false`` means ``None``).
+    Known extras: ``metavar`` (of a list or ``const`` flag) and ``const`` (the value of a bare
+    ``--flag`` of a ``str`` field; a YAML/flag ``true`` then means it, ``false`` ``None``).
     """
     return {"help": text, **extra}
 
