@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ropg.lamp.errors import LampError
+from ropg.lamp.metrics import AGGREGATES
 from ropg.utils.config import known_settings
 
 STAGE_GROUPS = ("baselines", "ropg", "rspg")
 ROPG_METHODS = ("kd", "rl")
 RSPG_MODES = ("pre", "post")
-AGGREGATES = ("mean", "bootstrap")
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -45,6 +45,19 @@ def parse_options(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return options
 
 
+def add_data_flags(parser: Any, default_split: str) -> None:
+    """``--data --questions --task --split --layout``: where a LaMP split is read from."""
+    from ropg.lamp.data import LAYOUTS, SPLITS
+
+    parser.add_argument("--data", help="LaMP data directory (time- or user-based layout)")
+    parser.add_argument("--questions", help="a questions file (instead of finding it in --data)")
+    parser.add_argument("--task", required=True, help="LaMP-1 .. LaMP-7, LaMP-2-old (or LaMP_k)")
+    parser.add_argument(
+        "--split", default=default_split, choices=SPLITS, help=f"default: {default_split}"
+    )
+    parser.add_argument("--layout", default="auto", choices=LAYOUTS, help="data layout")
+
+
 def add_logging_flags(parser: argparse.ArgumentParser) -> None:
     """``-v/--verbose`` (repeatable) and ``-q/--quiet``."""
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")

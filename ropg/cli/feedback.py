@@ -19,7 +19,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ropg.cli.common import add_logging_flags, parse_options, setup_logging, user_errors_exit_2
+from ropg.cli.common import (
+    add_data_flags,
+    add_logging_flags,
+    parse_options,
+    setup_logging,
+    user_errors_exit_2,
+)
 from ropg.feedback.collect import SIGNALS
 from ropg.lamp.errors import LampError
 from ropg.utils.distributed import launched_processes, process_state
@@ -29,11 +35,7 @@ logger = logging.getLogger(__name__)
 
 def _common_flags(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="LaMP data directory (either published layout)")
-    data.add_argument("--task", required=True, help="LaMP-1..LaMP-7")
-    data.add_argument("--split", default="train", help="train, dev or test (default: train)")
-    data.add_argument("--layout", default="auto", choices=["auto", "time", "user", "flat"])
-    data.add_argument("--questions", help="explicit questions file (instead of --data)")
+    add_data_flags(data, default_split="train")
     data.add_argument("--outputs", help="explicit outputs file with the golds")
     data.add_argument("--limit", type=int, help="only the first N examples (quick runs)")
     llm = parser.add_argument_group("LLM")

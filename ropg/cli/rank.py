@@ -22,8 +22,14 @@ import logging
 import time
 from collections.abc import Sequence
 
-from ropg.cli.common import add_logging_flags, parse_options, setup_logging, user_errors_exit_2
-from ropg.lamp.data import LAYOUTS, SPLITS, load_split
+from ropg.cli.common import (
+    add_data_flags,
+    add_logging_flags,
+    parse_options,
+    setup_logging,
+    user_errors_exit_2,
+)
+from ropg.lamp.data import load_split
 from ropg.lamp.errors import LampError
 from ropg.retrievers.pipeline import (
     QUERY_FALLBACKS,
@@ -42,11 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ropg-rank",
         description="Rank each LaMP question's profile with a retriever; write the item ids.",
     )
-    parser.add_argument("--data", help="LaMP data directory (time- or user-based layout)")
-    parser.add_argument("--questions", help="a questions file (instead of finding it in --data)")
-    parser.add_argument("--task", required=True, help="LaMP-1 .. LaMP-7, LaMP-2-old (or LaMP_k)")
-    parser.add_argument("--split", default="dev", choices=SPLITS, help="default: dev")
-    parser.add_argument("--layout", default="auto", choices=LAYOUTS, help="data layout")
+    add_data_flags(parser, default_split="dev")
     parser.add_argument(
         "--retriever", required=True, help="built-in name, module:Class or entry point"
     )
