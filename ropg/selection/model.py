@@ -119,22 +119,11 @@ class SelectorModel(torch.nn.Module):
         attention_mask: torch.Tensor,
         max_tokens: int | None = None,
     ) -> torch.Tensor:
-        """Scores ``(N,)`` of a right-padded batch of texts.
+        """Scores ``(N,)`` of a right-padded batch of texts, in length-packed groups
+        (:func:`ropg.training.model.packed_apply`)."""
+        from ropg.training.model import packed_apply
 
-        The texts go through the encoder in length-sorted groups of at most ``max_tokens``
-        padded tokens (:func:`ropg.training.model.pack_by_length`), each trimmed to its longest
-        text.
-        """
-        from ropg.training.model import pack_by_length
-
-        lengths = attention_mask.sum(dim=1).tolist()
-        scores = torch.zeros(input_ids.shape[0], dtype=torch.float32, device=input_ids.device)
-        for group in pack_by_length(lengths, max_tokens):
-            width = max(max(lengths[i] for i in group), 1)
-            index = torch.tensor(group, dtype=torch.long, device=input_ids.device)
-            values = self._scores(input_ids[index, :width], attention_mask[index, :width])
-            scores = scores.index_put((index,), values)
-        return scores
+        return packed_apply(self._scores, input_ids, attention_mask, max_tokens)
 
 
 def score_batch(model: Any, batch: dict[str, torch.Tensor], max_tokens: int | None) -> torch.Tensor:

@@ -8,6 +8,7 @@ float tolerance from batching). The loader and the length cap come from there to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -44,6 +45,31 @@ def pack_by_length(lengths: list[int], max_tokens: int | None) -> list[list[int]
     return groups
 
 
+def packed_apply(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    max_tokens: int | None = None,
+) -> torch.Tensor:
+    """``fn(ids, mask)`` over a right-padded batch in length-sorted groups of at most
+    ``max_tokens`` padded tokens (:func:`pack_by_length`), each trimmed to its longest text, so
+    that one long text does not make a whole batch 512 tokens wide; rows come back in input
+    order (gradients flow through)."""
+    lengths = attention_mask.sum(dim=1).tolist()
+    parts, positions = [], []
+    for group in pack_by_length(lengths, max_tokens):
+        width = max(max(lengths[i] for i in group), 1)
+        index = torch.tensor(group, dtype=torch.long, device=input_ids.device)
+        parts.append(fn(input_ids[index, :width], attention_mask[index, :width]))
+        positions.append(index)
+    if not parts:
+        return torch.zeros(0, dtype=torch.float32, device=input_ids.device)
+    order = torch.cat(positions)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order), device=order.device)
+    return torch.cat(parts)[inverse]
+
+
 def encode(
     model: Any,
     input_ids: torch.Tensor,
@@ -51,26 +77,12 @@ def encode(
     settings: EncoderSettings,
     max_tokens: int | None = None,
 ) -> torch.Tensor:
-    """Pooled vectors ``(N, H)`` of a right-padded batch, with gradients.
+    """Pooled vectors ``(N, H)`` of a right-padded batch, with gradients (:func:`packed_apply`)."""
 
-    The texts go through the model in length-sorted groups of at most ``max_tokens`` padded
-    tokens (:func:`pack_by_length`), each trimmed to its longest text, so that one long document
-    does not make a whole batch 512 tokens wide.
-    """
-    lengths = attention_mask.sum(dim=1).tolist()
-    parts, positions = [], []
-    for group in pack_by_length(lengths, max_tokens):
-        width = max(max(lengths[i] for i in group), 1)
-        index = torch.tensor(group, dtype=torch.long, device=input_ids.device)
-        ids, mask = input_ids[index, :width], attention_mask[index, :width]
-        parts.append(pool(model(input_ids=ids, attention_mask=mask)[0], mask, settings))
-        positions.append(index)
-    if len(parts) == 1:
-        return parts[0][torch.argsort(positions[0])]
-    vectors = torch.cat(parts)
-    inverse = torch.empty_like(torch.cat(positions))
-    inverse[torch.cat(positions)] = torch.arange(len(inverse), device=inverse.device)
-    return vectors[inverse]
+    def vectors(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return pool(model(input_ids=ids, attention_mask=mask)[0], mask, settings)
+
+    return packed_apply(vectors, input_ids, attention_mask, max_tokens)
 
 
 def score_batch(
