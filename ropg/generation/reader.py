@@ -36,7 +36,7 @@ from typing import Any
 from ropg.generation.base import BaseGenerator, BatchCallback, GenerationConfig, apply_stop
 from ropg.generation.errors import GenerationError
 from ropg.generation.words import WordTokenizer
-from ropg.lamp.tasks import MOVIE_TAGS, NEWS_CATEGORIES
+from ropg.lamp.tasks import MOVIE_TAGS, NEWS_CATEGORIES, get_task
 
 READER_VERSION = 1
 MODES = ("profile",)
@@ -219,6 +219,12 @@ def _parse_citation(prompt: str) -> ParsedPrompt:
     return ParsedPrompt("LaMP-1", task_input, task_input, tuple(values), refs)
 
 
+def _suffix(task: str) -> str:
+    """The text between the joined items and the input, from the task's own prompt template."""
+    assembly = get_task(task).template.assembly
+    return assembly.split("{joined}", 1)[1].split("{input}", 1)[0]
+
+
 _FORMATS: dict[str, PromptFormat] = {
     fmt.task: fmt
     for fmt in (
@@ -226,7 +232,7 @@ _FORMATS: dict[str, PromptFormat] = {
         PromptFormat(
             "LaMP-2",
             "Which tag does this movie relate to among the following tags?",
-            ". ",
+            _suffix("LaMP-2"),
             _label_item("the tag for the movie:", MOVIE_TAGS),
             _majority(MOVIE_TAGS),
             MOVIE_TAGS,
@@ -234,7 +240,7 @@ _FORMATS: dict[str, PromptFormat] = {
         PromptFormat(
             "LaMP-2-old",
             "Which category does this article relate to among the following categories?",
-            ". ",
+            _suffix("LaMP-2-old"),
             _label_item("the category for the article:", NEWS_CATEGORIES),
             _majority(NEWS_CATEGORIES),
             NEWS_CATEGORIES,
@@ -242,35 +248,35 @@ _FORMATS: dict[str, PromptFormat] = {
         PromptFormat(
             "LaMP-3",
             "What is the score of the following review on a scale of 1 to 5?",
-            ". ",
+            _suffix("LaMP-3"),
             re.compile(r'(?:^|" , and )(?P<value>[^\s"]+) is the score for "'),
             _answer_rating,
         ),
         PromptFormat(
             "LaMP-4",
             "Generate a headline for the following article:",
-            ". ",
+            _suffix("LaMP-4"),
             _title_item("is the title for"),
             _answer_top_title,
         ),
         PromptFormat(
             "LaMP-5",
             "Generate a title for the following abstract of a paper:",
-            ". Following the given patterns ",
+            _suffix("LaMP-5"),
             _title_item("is a title for"),
             _answer_top_title,
         ),
         PromptFormat(
             "LaMP-6",
             "Generate a subject for the following email:",
-            ". ",
+            _suffix("LaMP-6"),
             _title_item("is the title for"),
             _answer_top_title,
         ),
         PromptFormat(
             "LaMP-7",
             "Paraphrase the following tweet without any explanation before or after it:",
-            " are written by a person. Following the given patterns ",
+            _suffix("LaMP-7"),
             None,
             _answer_input,
         ),
