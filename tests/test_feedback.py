@@ -182,6 +182,13 @@ def test_changed_settings_are_refused(split, builder, tmp_path):
         collect_feedback(
             split, candidates_planner(builder, candidates=8), generator, None, out, HEADER, run
         )
+    restart = FeedbackRun(show_progress=False, restart_on_mismatch=True)  # run_all's choice
+    fresh = tmp_path / "fresh.jsonl"
+    for path in (out, fresh):
+        collect_feedback(
+            split, candidates_planner(builder, candidates=8), generator, None, path, HEADER, restart
+        )
+    assert out.read_bytes() == fresh.read_bytes()  # started over, as a fresh run writes it
     test_split = LampSplit(
         split.task, "test", [split.examples[0].__class__(id="x", input="i", profile=[])]
     )

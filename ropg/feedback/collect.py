@@ -34,6 +34,7 @@ class FeedbackRun:
     shard_index: int = 0
     num_shards: int = 1
     show_progress: bool = True
+    restart_on_mismatch: bool = False  # a file of other settings: start over, not an error
 
 
 Signal = Callable[[Task, Any, Any, list[str], list[str]], tuple[list[Any], list[float]]]
@@ -123,7 +124,7 @@ def collect_feedback(
     if not split.has_golds:
         raise LampError(f"{split.task.name} {split.split}: feedback needs gold outputs")
     path = shard_path(Path(out), run.shard_index, run.num_shards)
-    writer = ResumableJsonl(path, {**header, **planner.header()})
+    writer = ResumableJsonl(path, {**header, **planner.header()}, run.restart_on_mismatch)
     done = set(writer.done)
     mine = [e for i, e in enumerate(split.examples) if i % run.num_shards == run.shard_index]
     pending = [example for example in mine if example.id not in done]

@@ -29,12 +29,19 @@ class ResumableJsonl:
     """Append-only JSONL file whose first line is a header describing the job.
 
     Opening an existing file whose header differs from ``header`` is an error (the job's
-    settings changed); a missing file is created with the header.
+    settings changed), or with ``restart_on_mismatch`` starts the file over; a missing file is
+    created with the header.
     """
 
-    def __init__(self, path: str | os.PathLike[str], header: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        header: Mapping[str, Any],
+        restart_on_mismatch: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.header = {HEADER_KEY: dict(header)}
+        self.restart_on_mismatch = restart_on_mismatch
         self.done: list[str] = []
         if self.path.exists():
             self._recover()
@@ -59,6 +66,11 @@ class ResumableJsonl:
             raise LampDataError(
                 self.path, "not a ropg feedback file (bad header)", index=0
             ) from None
+        if found != json.loads(dumps_record(self.header)) and self.restart_on_mismatch:
+            logger.info("%s was written with other settings: starting it over", self.path)
+            self.path.write_bytes(b"")
+            self._append_lines([dumps_record(self.header)])
+            return
         if found != json.loads(dumps_record(self.header)):
             raise LampDataError(
                 self.path,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ropg.benchmark.config import LLMEntry
-from ropg.feedback.jsonl import HEADER_KEY, dumps_record
 from ropg.lamp.errors import LampDataError, LampError
 
 logger = logging.getLogger(__name__)
@@ -28,20 +26,6 @@ def llm_spec(llm: LLMEntry) -> dict[str, Any]:
         "max_length": llm.max_length,
         "build": llm.build,
     }
-
-
-def drop_stale(path: Path, header: dict[str, Any]) -> None:
-    """Remove a resumable JSONL file written under another header (its settings changed)."""
-    if not path.exists():
-        return
-    try:
-        with path.open(encoding="utf-8") as stream:
-            first = json.loads(stream.readline() or "null")
-    except (OSError, ValueError):
-        first = None
-    if first != json.loads(dumps_record({HEADER_KEY: header})):
-        logger.info("%s was written with other settings: starting it over", path)
-        path.unlink()
 
 
 def pool_outputs(path: Path, method: str, ids: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext, read_rankings
 from ropg.benchmark.methods import POOL_FILES, ropg_name, runs, train_split_pool
 from ropg.benchmark.runner import Unit
-from ropg.benchmark.stages.common import CHUNK_SIZE, drop_stale, llm_spec
+from ropg.benchmark.stages.common import CHUNK_SIZE, llm_spec
 from ropg.benchmark.stages.retrieval import ropg_ranking_name
 from ropg.benchmark.stages.training import feedback_splits
 
@@ -31,7 +31,6 @@ def _collect(
     planner = make_planner(builder)
     header = ctx.feedback_header(llm, loaded)
     out = ctx.feedback_path(llm.name, task, split, group)
-    drop_stale(out, {**header, **planner.header()})
     collect_feedback(
         loaded,
         planner,
@@ -39,7 +38,7 @@ def _collect(
         ctx.generation_config(llm),
         out,
         header,
-        FeedbackRun(chunk_size=CHUNK_SIZE, show_progress=ctx.show_progress),
+        FeedbackRun(CHUNK_SIZE, show_progress=ctx.show_progress, restart_on_mismatch=True),
     )
     return {"examples": len(loaded)}
 
