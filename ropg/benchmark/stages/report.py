@@ -58,16 +58,20 @@ def _scores(ctx: RunContext, llm: LLMEntry, task: str, methods: list[Method]) ->
     return found
 
 
-def results_table(ctx: RunContext, llm: LLMEntry) -> tuple[ResultTable, dict[str, Any]]:
-    """The Table-3 layout for one LLM, and the p-values behind its markers."""
+def results_table(
+    ctx: RunContext, llm: LLMEntry
+) -> tuple[ResultTable, dict[str, Any], dict[str, Any]]:
+    """The Table-3 layout for one LLM, the p-values behind its markers, and the official
+    metrics per task and method (each scores file is read once)."""
     from ropg.lamp import get_task
 
     config = ctx.config
     methods = methods_for(config, llm)
     baselines = [m.name for m in methods if m.is_baseline]
-    rows, pvalues = [], {}
+    rows, pvalues, metrics = [], {}, {}
     for task in config.tasks:
         scores = _scores(ctx, llm, task, methods)
+        metrics[task] = {name: entry["metrics"] for name, entry in scores.items()}
         for metric in get_task(task).metric_keys:
             row = Row(task, metric)
             for method in methods:
@@ -98,7 +102,7 @@ def results_table(ctx: RunContext, llm: LLMEntry) -> tuple[ResultTable, dict[str
         alpha=config.alpha,
         note=SMOKE_NOTE if llm.smoke else "",
     )
-    return table, pvalues
+    return table, pvalues, metrics
 
 
 def selector_tables(ctx: RunContext, llm: LLMEntry) -> str:
@@ -199,16 +203,9 @@ def write_report(ctx: RunContext) -> dict[str, Any]:
     tables, selector_parts, metrics = [], [], {}
     significance = {}
     for llm in config.llms:
-        table, pvalues = results_table(ctx, llm)
+        table, pvalues, metrics[llm.name] = results_table(ctx, llm)
         tables.append(render_results(table))
         significance[llm.name] = pvalues
-        metrics[llm.name] = {
-            task: {
-                name: scores["metrics"]
-                for name, scores in _scores(ctx, llm, task, methods_for(config, llm)).items()
-            }
-            for task in config.tasks
-        }
         selector_parts.append(selector_tables(ctx, llm))
     header = f"# {config.name}: results on LaMP ({config.eval_split} split)\n\n"
     with atomic_open(run_dir / TABLE_FILE) as stream:
