@@ -19,7 +19,7 @@ from typing import Any
 
 from ropg.lamp.errors import LampError
 from ropg.lamp.metrics import AGGREGATES
-from ropg.utils.config import known_settings
+from ropg.utils.config import known_settings, parse_scalar
 
 STAGE_GROUPS = ("baselines", "ropg", "rspg")
 ROPG_METHODS = ("kd", "rl")
@@ -39,12 +39,17 @@ def _section(cls: type, value: Any, where: str) -> dict[str, Any]:
     return known_settings(cls, _mapping(value, where), where)
 
 
-def _names(value: Any, where: str) -> list[str]:
+def _names(value: Any, where: str, allowed: Sequence[str] | None = None) -> list[str]:
+    """A list of names (a comma-separated string is accepted), each in ``allowed`` if given."""
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, Sequence) or any(isinstance(v, (dict, list)) for v in value):
         raise LampError(f"{where}: expected a list of names, got {value!r}")
-    return [str(v) for v in value]
+    names = [str(v) for v in value]
+    bad = sorted(set(names) - set(allowed)) if allowed is not None else []
+    if bad:
+        raise LampError(f"{where}: unknown {bad}; use {list(allowed or ())}")
+    return names
 
 
 @dataclass
@@ -104,10 +109,7 @@ class LLMEntry:
         self.label = self.label or self.name
         self.options = _mapping(self.options, f"llm {self.name}: options")
         self.generation = _mapping(self.generation, f"llm {self.name}: generation")
-        self.methods = _names(self.methods, f"llm {self.name}: methods")
-        bad = sorted(set(self.methods) - set(STAGE_GROUPS))
-        if bad:
-            raise LampError(f"llm {self.name}: unknown method group(s) {bad}; use {STAGE_GROUPS}")
+        self.methods = _names(self.methods, f"llm {self.name}: methods", STAGE_GROUPS)
         if "/" in self.name or not self.name:
             raise LampError(f"llm name {self.name!r} must be non-empty without '/'")
 
@@ -141,10 +143,7 @@ class RopgSection:
     labels: dict[str, str] = field(default_factory=lambda: {"kd": "ROPG-KD", "rl": "ROPG-RL"})
 
     def __post_init__(self) -> None:
-        self.methods = _names(self.methods, "ropg.methods")
-        bad = sorted(set(self.methods) - set(ROPG_METHODS))
-        if bad:
-            raise LampError(f"ropg.methods: unknown {bad}; use {ROPG_METHODS}")
+        self.methods = _names(self.methods, "ropg.methods", ROPG_METHODS)
 
 
 @dataclass
@@ -168,12 +167,9 @@ class RspgSection:
     labels: dict[str, str] = field(default_factory=lambda: {"pre": "RSPG-Pre", "post": "RSPG-Post"})
 
     def __post_init__(self) -> None:
-        self.modes = _names(self.modes, "rspg.modes")
+        self.modes = _names(self.modes, "rspg.modes", RSPG_MODES)
         self.pool = _names(self.pool, "rspg.pool")
         self.qpp = _names(self.qpp, "rspg.qpp")
-        bad = sorted(set(self.modes) - set(RSPG_MODES))
-        if bad:
-            raise LampError(f"rspg.modes: unknown {bad}; use {RSPG_MODES}")
 
 
 @dataclass
@@ -346,15 +342,10 @@ class BenchmarkConfig:
 
 def apply_override(values: dict[str, Any], override: str) -> None:
     """Set ``values[a][b][...] = parsed VALUE`` for ``"a.b...=VALUE"`` (list indices allowed)."""
-    import yaml
-
     key, separator, text = override.partition("=")
     if not separator or not key.strip():
         raise LampError(f"override {override!r} must be KEY=VALUE (e.g. limit=10)")
-    try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        value = text
+    value = parse_scalar(text)
     parts = key.strip().split(".")
     target: Any = values
     for position, part in enumerate(parts[:-1]):

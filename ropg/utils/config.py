@@ -139,7 +139,9 @@ def read_yaml(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     return data
 
 
-def _parse_scalar(value: Any) -> Any:
+def parse_scalar(value: Any) -> Any:
+    """A string parsed as a YAML scalar (``"1e-5"`` -> 1e-05, ``"[a, b]"`` -> a list); a string
+    that is not valid YAML, or any non-string, unchanged."""
     if isinstance(value, str):
         import yaml
 
@@ -167,12 +169,12 @@ def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> 
         items = value if isinstance(value, (list, tuple)) else [value]
         return [str(item) for item in items if item is not None and str(item) != ""]
     if annotation is bool:
-        value = _parse_scalar(value)
+        value = parse_scalar(value)
         if isinstance(value, bool):
             return value
         raise LampError(f"training setting {name}: expected true or false, got {value!r}")
     if annotation in (int, float):
-        parsed = _parse_scalar(value)
+        parsed = parse_scalar(value)
         try:
             if isinstance(parsed, bool):
                 raise ValueError
@@ -186,7 +188,7 @@ def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> 
     if annotation is str:
         if isinstance(value, (dict, list)):
             raise LampError(f"training setting {name}: expected a string, got {value!r}")
-        if const is not None and isinstance(_parse_scalar(value), bool):
-            return const if _parse_scalar(value) else None
+        if const is not None and isinstance(parse_scalar(value), bool):
+            return const if parse_scalar(value) else None
         return str(value)
     return value
