@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ropg.benchmark.config import LLMEntry
+from ropg.benchmark.runner import Unit
 from ropg.lamp.errors import LampDataError, LampError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,30 @@ def pool_outputs(path: Path, method: str, ids: list[str]) -> list[str]:
             raise LampDataError(path, f"no output of {method!r}", record_id=example_id)
         outputs.append(str(retrievers[method]["output"]))
     return outputs
+
+
+# settings that name files of this run: their content is covered by the deps' fingerprints
+PATH_SETTINGS = ("output_dir", "train_feedback", "dev_feedback", "data", "resume", "overwrite")
+
+
+def training_unit(
+    stage: str,
+    key: str,
+    config: Any,
+    train: Callable[[Any], Any],
+    output: Path,
+    deps: tuple[tuple[str, str], ...],
+) -> Unit:
+    """A unit that trains one model: ``config`` (built once, at planning) gives the spec (its
+    settings but file paths) and is what :func:`train_resumably` runs."""
+    spec = {k: v for k, v in config.result_dict().items() if k not in PATH_SETTINGS}
+    return Unit(stage, key, spec, partial(_run_training, train, config, output), deps)
+
+
+def _run_training(train: Callable[[Any], Any], config: Any, output: Path) -> dict[str, Any]:
+    result = train_resumably(train, config, output)
+    history = result.metrics.get("history") if isinstance(result.metrics, dict) else None
+    return {"epochs": config.epochs, "history": history}
 
 
 def train_resumably(train: Callable[[Any], Any], config: Any, output: Path) -> Any:

@@ -12,7 +12,7 @@ from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext
 from ropg.benchmark.methods import POOL_FILES, pool_group, rspg_name, runs
 from ropg.benchmark.runner import Unit
-from ropg.benchmark.stages.common import train_resumably
+from ropg.benchmark.stages.common import training_unit
 from ropg.feedback.jsonl import HEADER_KEY, dumps_record
 from ropg.lamp.errors import LampDataError, LampError
 from ropg.utils.io import atomic_open, atomic_write_json
@@ -20,8 +20,6 @@ from ropg.utils.io import atomic_open, atomic_write_json
 logger = logging.getLogger(__name__)
 
 ANALYSIS = "analysis"
-# settings that name files of this run: their content is covered by the deps' fingerprints
-_PATH_SETTINGS = ("output_dir", "train_feedback", "dev_feedback", "resume", "overwrite")
 
 
 def rspg_pool_path(ctx: RunContext, llm: str, task: str, split: str) -> Any:
@@ -93,13 +91,10 @@ def selector_config(ctx: RunContext, llm: str, task: str, mode: str) -> Any:
     return SelectorConfig.load(path, values)
 
 
-def _train(ctx: RunContext, llm: str, task: str, mode: str) -> dict[str, Any]:
+def _train(config: Any) -> Any:
     from ropg.selection import train_selector
 
-    output = ctx.model_dir(llm, task, rspg_name(mode))
-    result = train_resumably(train_selector, selector_config(ctx, llm, task, mode), output)
-    history = result.metrics.get("history") if isinstance(result.metrics, dict) else None
-    return {"history": history}
+    return train_selector(config)
 
 
 def plan_rspg_train(ctx: RunContext) -> list[Unit]:
@@ -125,13 +120,11 @@ def plan_rspg_train(ctx: RunContext) -> list[Unit]:
                 Unit("rspg-train", pool_key, spec, partial(_merge_pool, ctx, llm, task), deps)
             )
             for mode in config.rspg.modes:
-                settings = selector_config(ctx, llm.name, task, mode).result_dict()
-                spec = {k: v for k, v in settings.items() if k not in _PATH_SETTINGS}
-                run = partial(_train, ctx, llm.name, task, mode)
+                key = f"{llm.name}/{task}/{rspg_name(mode)}"
+                output = ctx.model_dir(llm.name, task, rspg_name(mode))
+                settings = selector_config(ctx, llm.name, task, mode)
                 deps_mode = (("rspg-train", pool_key),)
-                units.append(
-                    Unit("rspg-train", f"{llm.name}/{task}/{rspg_name(mode)}", spec, run, deps_mode)
-                )
+                units.append(training_unit("rspg-train", key, settings, _train, output, deps_mode))
     return units
 
 

@@ -9,19 +9,15 @@ the final encoder is written.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 from ropg.benchmark.context import RunContext
 from ropg.benchmark.methods import ropg_name, runs
 from ropg.benchmark.runner import Unit
-from ropg.benchmark.stages.common import train_resumably
+from ropg.benchmark.stages.common import training_unit
 from ropg.lamp.errors import LampError
 
 logger = logging.getLogger(__name__)
-
-# settings that name files of this run: their content is covered by the deps' fingerprints
-_PATH_SETTINGS = ("output_dir", "train_feedback", "dev_feedback", "data", "resume", "overwrite")
 
 
 def feedback_splits(ctx: RunContext) -> list[str]:
@@ -80,21 +76,10 @@ def train_config(ctx: RunContext, llm: str, task: str, method: str) -> Any:
     return RopgTrainConfig.load(config.path(yaml_path) if yaml_path else None, values)
 
 
-def _spec(ctx: RunContext, llm: str, task: str, method: str) -> dict[str, Any]:
-    config = train_config(ctx, llm, task, method)
-    settings = config.result_dict()
-    for name in _PATH_SETTINGS:
-        settings.pop(name, None)
-    return settings
-
-
-def _train(ctx: RunContext, llm: str, task: str, method: str) -> dict[str, Any]:
+def _train(config: Any) -> Any:
     from ropg.training import train
 
-    config = train_config(ctx, llm, task, method)
-    result = train_resumably(train, config, ctx.model_dir(llm, task, ropg_name(method)))
-    history = result.metrics.get("history") if isinstance(result.metrics, dict) else None
-    return {"epochs": config.epochs, "history": history}
+    return train(config)
 
 
 def plan_ropg_train(ctx: RunContext) -> list[Unit]:
@@ -108,8 +93,8 @@ def plan_ropg_train(ctx: RunContext) -> list[Unit]:
             splits = feedback_splits(ctx)
             deps = tuple(("ropg-feedback", f"{llm.name}/{task}/{split}") for split in splits)
             for method in config.ropg.methods:
-                spec = _spec(ctx, llm.name, task, method)
-                run = partial(_train, ctx, llm.name, task, method)
                 key = f"{llm.name}/{task}/{ropg_name(method)}"
-                units.append(Unit("ropg-train", key, spec, run, deps))
+                output = ctx.model_dir(llm.name, task, ropg_name(method))
+                settings = train_config(ctx, llm.name, task, method)
+                units.append(training_unit("ropg-train", key, settings, _train, output, deps))
     return units
