@@ -26,14 +26,14 @@ __all__ = ["BenchmarkConfig", "run_benchmark", "select_stages"]
 def select_stages(config: BenchmarkConfig, names: Sequence[str] | None = None) -> list[Any]:
     """The stages to run, in pipeline order: ``names`` (or ``config.stages``, or all)."""
     from ropg.benchmark.stages import STAGES
-    from ropg.lamp.errors import LampError
+    from ropg.errors import UserError
 
     chosen = list(names) if names else config.stages
     if not chosen:
         return list(STAGES.values())
     unknown = [name for name in chosen if name not in STAGES]
     if unknown:
-        raise LampError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+        raise UserError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
     return [stage for name, stage in STAGES.items() if name in chosen]
 
 

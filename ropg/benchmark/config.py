@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.lamp.metrics import AGGREGATES
 from ropg.utils.config import known_settings, parse_scalar
 
@@ -30,7 +30,7 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise LampError(f"{where}: expected a mapping, got {value!r}")
+        raise UserError(f"{where}: expected a mapping, got {value!r}")
     return dict(value)
 
 
@@ -44,11 +44,11 @@ def _names(value: Any, where: str, allowed: Sequence[str] | None = None) -> list
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, Sequence) or any(isinstance(v, (dict, list)) for v in value):
-        raise LampError(f"{where}: expected a list of names, got {value!r}")
+        raise UserError(f"{where}: expected a list of names, got {value!r}")
     names = [str(v) for v in value]
     bad = sorted(set(names) - set(allowed)) if allowed is not None else []
     if bad:
-        raise LampError(f"{where}: unknown {bad}; use {list(allowed or ())}")
+        raise UserError(f"{where}: unknown {bad}; use {list(allowed or ())}")
     return names
 
 
@@ -111,7 +111,7 @@ class LLMEntry:
         self.generation = _mapping(self.generation, f"llm {self.name}: generation")
         self.methods = _names(self.methods, f"llm {self.name}: methods", STAGE_GROUPS)
         if "/" in self.name or not self.name:
-            raise LampError(f"llm name {self.name!r} must be non-empty without '/'")
+            raise UserError(f"llm name {self.name!r} must be non-empty without '/'")
 
 
 @dataclass
@@ -226,11 +226,11 @@ class BenchmarkConfig:
     # -- construction -----------------------------------------------------------------------
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".") -> Any:
-        """Build and validate from a (YAML) mapping; every problem is a LampError."""
+        """Build and validate from a (YAML) mapping; every problem is a UserError."""
         values = _section(cls, values, "config")
         llms = values.pop("llms", None) or []
         if not isinstance(llms, list):
-            raise LampError("config: llms must be a list")
+            raise UserError("config: llms must be a list")
         retrievers = _mapping(values.pop("retrievers", None), "retrievers")
         try:
             values["llms"] = [
@@ -247,7 +247,7 @@ class BenchmarkConfig:
             values["ropg"] = RopgSection(**_section(RopgSection, values.get("ropg"), "ropg"))
             values["rspg"] = RspgSection(**_section(RspgSection, values.get("rspg"), "rspg"))
         except TypeError as error:
-            raise LampError(f"config: {error}") from None
+            raise UserError(f"config: {error}") from None
         values.setdefault("base_dir", str(base_dir))
         if values.get("stages") is not None:
             values["stages"] = _names(values["stages"], "stages")
@@ -270,18 +270,18 @@ class BenchmarkConfig:
         return cls.from_dict(values, values.get("base_dir") or base)
 
     def validate(self) -> None:
-        """Raise a LampError naming the first bad setting."""
+        """Raise a UserError naming the first bad setting."""
         from ropg.lamp import get_task
 
         for task in self.tasks:
             get_task(task)
         if not self.llms:
-            raise LampError("config: give at least one LLM under 'llms'")
+            raise UserError("config: give at least one LLM under 'llms'")
         names = [llm.name for llm in self.llms]
         if len(set(names)) != len(names):
-            raise LampError(f"config: LLM names must be unique, got {names}")
+            raise UserError(f"config: LLM names must be unique, got {names}")
         if not self.retrievers:
-            raise LampError("config: give the baseline pool under 'retrievers'")
+            raise UserError("config: give the baseline pool under 'retrievers'")
         checks = [
             (self.k >= 1, "k must be >= 1"),
             (self.candidates >= 2, "candidates must be >= 2"),
@@ -311,7 +311,7 @@ class BenchmarkConfig:
         checks.append((not unknown, f"rspg.pool names unknown retrievers {unknown}"))
         for ok, message in checks:
             if not ok:
-                raise LampError(f"config: {message}")
+                raise UserError(f"config: {message}")
 
     # -- helpers ----------------------------------------------------------------------------
     def path(self, value: str | os.PathLike[str]) -> Path:
@@ -344,7 +344,7 @@ def apply_override(values: dict[str, Any], override: str) -> None:
     """Set ``values[a][b][...] = parsed VALUE`` for ``"a.b...=VALUE"`` (list indices allowed)."""
     key, separator, text = override.partition("=")
     if not separator or not key.strip():
-        raise LampError(f"override {override!r} must be KEY=VALUE (e.g. limit=10)")
+        raise UserError(f"override {override!r} must be KEY=VALUE (e.g. limit=10)")
     value = parse_scalar(text)
     parts = key.strip().split(".")
     target: Any = values
@@ -362,10 +362,10 @@ def apply_override(values: dict[str, Any], override: str) -> None:
     elif isinstance(target, dict):
         target[last] = copy.deepcopy(value)
     else:
-        raise LampError(f"override {override!r}: {'.'.join(parts[:-1])} is not a mapping")
+        raise UserError(f"override {override!r}: {'.'.join(parts[:-1])} is not a mapping")
 
 
 def _index(target: list[Any], part: str, key: str) -> int:
     if not part.isdigit() or int(part) >= len(target):
-        raise LampError(f"override {key!r}: {part!r} is not an index of a {len(target)}-item list")
+        raise UserError(f"override {key!r}: {part!r} is not an index of a {len(target)}-item list")
     return int(part)

@@ -25,8 +25,8 @@ import numpy as np
 
 from ropg.benchmark.config import BenchmarkConfig, LLMEntry, RetrieverEntry
 from ropg.benchmark.smoke import build_model, default_build_root, resolve_model
+from ropg.errors import DataError, UserError
 from ropg.lamp.data import LampSplit
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery
 from ropg.utils.io import atomic_write_json
 
@@ -55,9 +55,7 @@ class FixedRankings(BatchRetriever):
         result = []
         for query in queries:
             if query.qid not in self.rankings:
-                raise LampDataError(
-                    self.source, "no ranking for this question", record_id=query.qid
-                )
+                raise DataError(self.source, "no ranking for this question", record_id=query.qid)
             result.append(self.rankings[query.qid].top(top_k))
         return result
 
@@ -114,9 +112,9 @@ def read_rankings(path: Path) -> FixedRankings:
             for qid, entry in data["rankings"].items()
         }
     except FileNotFoundError:
-        raise LampDataError(path, "rankings file not found (has the rank stage run?)") from None
+        raise DataError(path, "rankings file not found (has the rank stage run?)") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise LampDataError(path, f"corrupt rankings file ({error})") from None
+        raise DataError(path, f"corrupt rankings file ({error})") from None
     return FixedRankings(rankings, name=str(data.get("retriever", path.stem)), source=str(path))
 
 
@@ -201,7 +199,7 @@ class RunContext:
             loaded = load_split(self.data_source, task, split, layout=self.config.layout)
             loaded = loaded.head(self.config.limit)
             if not loaded.examples:
-                raise LampError(f"{task} {split}: no examples")
+                raise UserError(f"{task} {split}: no examples")
             self._splits[key] = loaded
         return self._splits[key]
 
@@ -225,7 +223,7 @@ class RunContext:
 
     def require_golds(self, split: LampSplit) -> None:
         if not split.has_golds:
-            raise LampError(
+            raise UserError(
                 f"{split.task.name} {split.split}: no gold outputs (the test split's are "
                 "withheld); evaluate on a split with golds (eval_split: dev)"
             )
@@ -282,7 +280,7 @@ class RunContext:
         try:
             return GenerationConfig.from_dict(llm.generation)
         except ValueError as error:
-            raise LampError(f"llm {llm.name}: generation: {error}") from None
+            raise UserError(f"llm {llm.name}: generation: {error}") from None
 
     def llm_spec(self, llm: LLMEntry) -> str:
         """The generator spec, with a ``build`` model built (once) and put in place."""
@@ -317,7 +315,7 @@ class RunContext:
             else:
                 tokenizer = getattr(self.generator(llm).generator, "tokenizer", None)
             if tokenizer is None:
-                raise LampError(
+                raise UserError(
                     f"llm {llm.name}: no tokenizer for prompt budgets; set prompt_tokenizer"
                 )
             self._tokenizers[llm.name] = tokenizer

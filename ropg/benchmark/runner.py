@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Markers:
         for stage, key in unit.deps:
             marker = self.read(stage, key)
             if marker is None:
-                raise LampError(
+                raise UserError(
                     f"{unit.stage} {unit.key} needs {stage} {key}, which has not run; "
                     f"include the {stage!r} stage"
                 )

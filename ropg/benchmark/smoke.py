@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.utils.environment import require_packaged_minilm
 
 logger = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ LLM_BUILDS = frozenset({"smoke-t5"})
 def build_model(kind: str, directory: str | os.PathLike[str]) -> Path:
     """Build ``kind`` into ``directory`` once (atomically: a half-built model is never used)."""
     if kind not in BUILDERS:
-        raise LampError(f"unknown model to build {kind!r}; choose one of {sorted(BUILDERS)}")
+        raise UserError(f"unknown model to build {kind!r}; choose one of {sorted(BUILDERS)}")
     target = Path(directory)
     if (target / "config.json").is_file():
         return target

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ropg.errors import UserError
 from ropg.generation.errors import GenerationError
-from ropg.lamp.errors import LampError
 
 USER_ERROR_EXIT = 2
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    LampError,
+    UserError,
     GenerationError,
     FileNotFoundError,
     PermissionError,
@@ -37,11 +37,11 @@ def parse_options(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     for pair in pairs or ():
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise LampError(f"{flag} expects KEY=VALUE, got {pair!r}")
+            raise UserError(f"{flag} expects KEY=VALUE, got {pair!r}")
         try:
             options[key.strip()] = yaml.safe_load(value) if value else ""
         except yaml.YAMLError:
-            raise LampError(f"{flag} {key.strip()}: cannot parse the value {value!r}") from None
+            raise UserError(f"{flag} {key.strip()}: cannot parse the value {value!r}") from None
     return options
 
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ropg.cli.common import add_logging_flags, setup_logging, user_errors_exit_2
+from ropg.errors import DataError, UserError
 from ropg.lamp.data import parse_outputs, read_json
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.metrics import AGGREGATES
 from ropg.lamp.tasks import Task, get_task
 from ropg.utils.io import atomic_write_json
@@ -85,11 +85,11 @@ def evaluate_files(
     names = [("--task", task), (str(golds_path), golds_task), (str(preds_path), preds_task)]
     named = [(where, get_task(name)) for where, name in names if name is not None]
     if not named:
-        raise LampError("no task given and neither file names one; pass --task LaMP-k")
+        raise UserError("no task given and neither file names one; pass --task LaMP-k")
     resolved = named[0][1]
     for where, other in named[1:]:
         if other is not resolved:
-            raise LampDataError(
+            raise DataError(
                 where,
                 f"task is {other.official_name!r}, expected {resolved.official_name!r}",
                 field="task",
@@ -102,7 +102,7 @@ def evaluate_files(
             detail.append(f"{len(missing)} gold id(s) without prediction (e.g. {missing[0]!r})")
         if extra:
             detail.append(f"{len(extra)} prediction id(s) not in the golds (e.g. {extra[0]!r})")
-        raise LampDataError(
+        raise DataError(
             preds_path, "prediction ids and gold ids do not match: " + "; ".join(detail), field="id"
         )
     ids = list(golds)

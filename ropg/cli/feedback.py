@@ -26,8 +26,8 @@ from ropg.cli.common import (
     setup_logging,
     user_errors_exit_2,
 )
+from ropg.errors import UserError
 from ropg.feedback.collect import SIGNALS
-from ropg.lamp.errors import LampError
 from ropg.utils.distributed import launched_processes, process_state
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,9 @@ def _shard(arg: str | None) -> tuple[int, int, Any]:
         try:
             shard = (int(index), int(count))
         except ValueError:
-            raise LampError(f"--shard expects INDEX/COUNT, got {arg!r}") from None
+            raise UserError(f"--shard expects INDEX/COUNT, got {arg!r}") from None
         if not 0 <= shard[0] < shard[1]:
-            raise LampError(f"--shard index must be in [0, COUNT), got {arg!r}")
+            raise UserError(f"--shard index must be in [0, COUNT), got {arg!r}")
         return shard[0], shard[1], None
     if launched_processes() > 1:
         state = process_state()
@@ -145,12 +145,12 @@ def _pool(args: argparse.Namespace) -> dict[str, Any]:
 
     names = [name.strip() for name in args.retrievers.split(",") if name.strip()]
     if not names:
-        raise LampError("--retrievers names no retriever")
+        raise UserError("--retrievers names no retriever")
     options: dict[str, dict[str, Any]] = {name: {} for name in names}
     for key, value in parse_options(args.retriever_option, "--retriever-option").items():
         name, _, option = key.partition(".")
         if name not in options or not option:
-            raise LampError(f"--retriever-option {key!r} must be NAME.KEY with NAME in the pool")
+            raise UserError(f"--retriever-option {key!r} must be NAME.KEY with NAME in the pool")
         options[name][option] = value
     return {name: make_retriever(name, options[name]) for name in names}
 
@@ -176,7 +176,7 @@ def _generator(args: argparse.Namespace, state: Any) -> tuple[Any, Any, Any]:
     elif getattr(generator, "tokenizer", None) is not None:
         tokenizer = generator.tokenizer
     else:
-        raise LampError(f"{args.llm} has no tokenizer for prompt budgets; pass --prompt-tokenizer")
+        raise UserError(f"{args.llm} has no tokenizer for prompt budgets; pass --prompt-tokenizer")
     return CachedGenerator(generator, args.cache), config, tokenizer
 
 

@@ -29,8 +29,8 @@ from ropg.cli.common import (
     setup_logging,
     user_errors_exit_2,
 )
+from ropg.errors import UserError
 from ropg.lamp.data import load_split
-from ropg.lamp.errors import LampError
 from ropg.retrievers.pipeline import (
     QUERY_FALLBACKS,
     make_retriever,
@@ -81,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     if args.data is None and args.questions is None:
-        raise LampError("give --data DIR or --questions FILE")
+        raise UserError("give --data DIR or --questions FILE")
     if args.top_k is not None and args.top_k < 0:
-        raise LampError(f"--top-k must be >= 0, got {args.top_k}")
+        raise UserError(f"--top-k must be >= 0, got {args.top_k}")
     options = parse_options(args.retriever_option, "--retriever-option")
     retriever = make_retriever(args.retriever, options)
     split = load_split(

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ropg.errors import DataError, UserError
 from ropg.feedback.jsonl import HEADER_KEY, ResumableJsonl, dumps_record, read_feedback
 from ropg.lamp.data import LampSplit
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.tasks import Task
 from ropg.utils.io import atomic_open
 
@@ -54,7 +54,7 @@ def likelihood_signal(
     """A cheaper signal: ``log p(gold | prompt)``, one forward pass per prompt, no output."""
     score = getattr(generator, "score", None)
     if score is None:
-        raise LampError(f"the generator {generator!r} cannot score likelihoods")
+        raise UserError(f"the generator {generator!r} cannot score likelihoods")
     return [None] * len(prompts), (list(score(prompts, golds)) if prompts else [])
 
 
@@ -64,7 +64,7 @@ SIGNALS: dict[str, Signal] = {"generate": generated_signal, "likelihood": likeli
 
 def resolve_signal(name: str) -> Signal:
     if name not in SIGNALS:
-        raise LampError(f"unknown feedback signal {name!r}; choose from {sorted(SIGNALS)}")
+        raise UserError(f"unknown feedback signal {name!r}; choose from {sorted(SIGNALS)}")
     return SIGNALS[name]
 
 
@@ -122,7 +122,7 @@ def collect_feedback(
     run = run or FeedbackRun()
     signal = resolve_signal(getattr(planner, "signal", "generate"))
     if not split.has_golds:
-        raise LampError(f"{split.task.name} {split.split}: feedback needs gold outputs")
+        raise UserError(f"{split.task.name} {split.split}: feedback needs gold outputs")
     path = shard_path(Path(out), run.shard_index, run.num_shards)
     writer = ResumableJsonl(path, {**header, **planner.header()}, run.restart_on_mismatch)
     done = set(writer.done)
@@ -231,15 +231,15 @@ def _merge(split: LampSplit, out: Path, paths: list[Path]) -> None:
     for path in paths:
         shard_header, records = read_feedback(path)
         if header is not None and shard_header != header:
-            raise LampDataError(path, "shard header differs from shard 0's")
+            raise DataError(path, "shard header differs from shard 0's")
         header = shard_header
         for record in records:
             if record["id"] in by_id:
-                raise LampDataError(path, "duplicate example across shards", record_id=record["id"])
+                raise DataError(path, "duplicate example across shards", record_id=record["id"])
             by_id[record["id"]] = record
     missing = [i for i in split.ids if i not in by_id]
     if missing:
-        raise LampDataError(
+        raise DataError(
             out,
             f"{len(missing)} example(s) missing from the shards "
             f"(e.g. {missing[0]!r}); re-run to finish them",
@@ -260,12 +260,12 @@ def feedback_by_id(
     by_id: dict[str, dict[str, Any]] = {}
     for index, record in enumerate(records, start=1):
         if not isinstance(record, dict) or "id" not in record:
-            raise LampDataError(path, "missing", index=index, field="id")
+            raise DataError(path, "missing", index=index, field="id")
         by_id[str(record["id"])] = record
     if expected_ids is not None:
         missing = [i for i in expected_ids if i not in by_id]
         if missing:
-            raise LampDataError(
+            raise DataError(
                 path, f"{len(missing)} example(s) have no feedback (e.g. {missing[0]!r})"
             )
     return header, by_id

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampDataError
+from ropg.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,14 @@ class ResumableJsonl:
         try:
             found = json.loads(lines[0])
         except json.JSONDecodeError:
-            raise LampDataError(
-                self.path, "not a ropg feedback file (bad header)", index=0
-            ) from None
+            raise DataError(self.path, "not a ropg feedback file (bad header)", index=0) from None
         if found != json.loads(dumps_record(self.header)) and self.restart_on_mismatch:
             logger.info("%s was written with other settings: starting it over", self.path)
             self.path.write_bytes(b"")
             self._append_lines([dumps_record(self.header)])
             return
         if found != json.loads(dumps_record(self.header)):
-            raise LampDataError(
+            raise DataError(
                 self.path,
                 "exists with different settings; use another --out or delete it to start over "
                 f"(file: {json.dumps(found.get(HEADER_KEY), sort_keys=True)[:300]})",
@@ -82,7 +80,7 @@ class ResumableJsonl:
             try:
                 self.done.append(str(json.loads(line)["id"]))
             except (json.JSONDecodeError, KeyError):
-                raise LampDataError(self.path, "corrupt record", index=index) from None
+                raise DataError(self.path, "corrupt record", index=index) from None
         logger.info("%s: resuming after %d finished examples", self.path, len(self.done))
 
     def _append_lines(self, lines: Iterable[str]) -> None:
@@ -108,15 +106,15 @@ def read_feedback(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[di
         try:
             value = json.loads(line)
         except json.JSONDecodeError:
-            raise LampDataError(path, "not valid JSON", index=index) from None
+            raise DataError(path, "not valid JSON", index=index) from None
         if index == 0:
             if not isinstance(value, dict) or HEADER_KEY not in value:
-                raise LampDataError(path, "not a ropg feedback file (no header)", index=0)
+                raise DataError(path, "not a ropg feedback file (no header)", index=0)
             header = value[HEADER_KEY]
         else:
             records.append(value)
     if header is None:
-        raise LampDataError(path, "empty feedback file")
+        raise DataError(path, "empty feedback file")
     return header, records
 
 
@@ -127,4 +125,4 @@ def _lines(path: Path) -> Iterator[str]:
                 if line.endswith("\n"):
                     yield line
     except FileNotFoundError:
-        raise LampDataError(path, "file not found") from None
+        raise DataError(path, "file not found") from None

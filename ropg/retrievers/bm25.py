@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.base import BaseRetriever, BatchRetriever, Ranking, RetrievalQuery
 from ropg.retrievers.bm25_index import (
     BACKENDS,
@@ -86,24 +86,24 @@ class BM25Config:
 
     def __post_init__(self) -> None:
         if self.implementation not in IMPLEMENTATIONS:
-            raise LampError(
+            raise UserError(
                 f"bm25: unknown implementation {self.implementation!r}; choose {IMPLEMENTATIONS}"
             )
         if self.idf not in IDF_VARIANTS:
-            raise LampError(f"bm25: unknown idf {self.idf!r}; choose one of {IDF_VARIANTS}")
+            raise UserError(f"bm25: unknown idf {self.idf!r}; choose one of {IDF_VARIANTS}")
         if self.backend not in BACKENDS:
-            raise LampError(f"bm25: unknown backend {self.backend!r}; choose one of {BACKENDS}")
+            raise UserError(f"bm25: unknown backend {self.backend!r}; choose one of {BACKENDS}")
         for name in ("k1", "b", "epsilon"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise LampError(f"bm25: {name} must be a number, got {value!r}")
+                raise UserError(f"bm25: {name} must be a number, got {value!r}")
             object.__setattr__(self, name, float(value))
         if self.n_threads is None:
             object.__setattr__(self, "n_threads", min(os.cpu_count() or 1, 8))
         for name in ("batch_docs", "n_threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LampError(f"bm25: {name} must be a positive integer, got {value!r}")
+                raise UserError(f"bm25: {name} must be a positive integer, got {value!r}")
 
 
 def reference_order(scores: np.ndarray, top_k: int | None = None) -> np.ndarray:

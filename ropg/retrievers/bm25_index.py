@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.base import RetrievalQuery
 from ropg.retrievers.whitespace import encode_batch
 
@@ -79,11 +79,11 @@ def numba_available() -> bool:
 def resolve_backend(backend: str) -> str:
     """``"numba"`` or ``"python"`` for a backend option (``"auto"`` prefers numba)."""
     if backend not in BACKENDS:
-        raise LampError(f"unknown bm25 backend {backend!r}; choose one of {BACKENDS}")
+        raise UserError(f"unknown bm25 backend {backend!r}; choose one of {BACKENDS}")
     if backend == "auto":
         return "numba" if numba_available() else "python"
     if backend == "numba" and not numba_available():
-        raise LampError("bm25 backend 'numba' needs numba: pip install numba")
+        raise UserError("bm25 backend 'numba' needs numba: pip install numba")
     return backend
 
 
@@ -93,7 +93,7 @@ def index_users(queries: Sequence[RetrievalQuery], backend: str) -> list[UserSta
         return _index_numba(queries)
     if backend == "python":
         return [_index_python(query.documents, query.query) for query in queries]
-    raise LampError(f"unknown bm25 backend {backend!r}")
+    raise UserError(f"unknown bm25 backend {backend!r}")
 
 
 # -- python backend ---------------------------------------------------------------------------

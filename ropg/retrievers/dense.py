@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery, stable_top_k
 from ropg.retrievers.embedding_cache import DEFAULT, EmbeddingCache, resolve_cache_dir
 from ropg.retrievers.encoder import Encoder, EncoderConfig
@@ -50,7 +50,7 @@ def _as_bool(value: Any, name: str) -> bool | None:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise LampError(f"{name} must be true or false, got {value!r}")
+    raise UserError(f"{name} must be true or false, got {value!r}")
 
 
 def _as_int(value: Any, name: str) -> int | None:
@@ -59,7 +59,7 @@ def _as_int(value: Any, name: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise LampError(f"{name} must be an integer, got {value!r}") from None
+        raise UserError(f"{name} must be an integer, got {value!r}") from None
 
 
 def faiss_gpu_available() -> bool:
@@ -126,17 +126,17 @@ class DenseRetriever(BatchRetriever):
     ) -> None:
         model = model if model is not None else self.default_model
         if model is None:
-            raise LampError(
+            raise UserError(
                 f"retriever {self.name!r} needs model=<Hugging Face id or checkpoint directory> "
                 "(or use 'contriever' for facebook/contriever)"
             )
         if faiss not in FAISS_MODES:
-            raise LampError(f"faiss must be one of {FAISS_MODES}, got {faiss!r}")
+            raise UserError(f"faiss must be one of {FAISS_MODES}, got {faiss!r}")
         if faiss == "always":
             try:
                 import faiss as _faiss  # noqa: F401
             except ImportError:
-                raise LampError("faiss='always' needs faiss-cpu or faiss-gpu installed") from None
+                raise UserError("faiss='always' needs faiss-cpu or faiss-gpu installed") from None
         settings = {
             "pooling": pooling,
             "normalize": _as_bool(normalize, "normalize"),
@@ -206,7 +206,7 @@ class DenseRetriever(BatchRetriever):
             for positions, chunk in chunks:
                 if vectors.shape[1] != chunk.shape[1]:
                     if found.any():
-                        raise LampError(
+                        raise UserError(
                             f"{store} holds {vectors.shape[1]}-dim vectors but the encoder "
                             f"gives {chunk.shape[1]}"
                         )

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +97,14 @@ class EmbeddingCache:
         timeout: float = 120.0,
     ) -> None:
         if storage_dtype not in STORAGE_DTYPES:
-            raise LampError(f"storage_dtype must be one of {sorted(STORAGE_DTYPES)}")
+            raise UserError(f"storage_dtype must be one of {sorted(STORAGE_DTYPES)}")
         self.namespace = {**dict(namespace), "storage": storage_dtype}
         self.storage = STORAGE_DTYPES[storage_dtype]
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise LampError(f"cannot create cache dir {self.directory}: {error}") from None
+            raise UserError(f"cannot create cache dir {self.directory}: {error}") from None
         self.path = self.directory / f"{namespace_id(self.namespace)}.sqlite"
         self.timeout = timeout
         self._pid = -1
@@ -143,7 +143,7 @@ class EmbeddingCache:
                     [("format", str(FORMAT_VERSION)), ("namespace", namespace)],
                 )
             elif rows.get("namespace") != namespace or rows.get("format") != str(FORMAT_VERSION):
-                raise LampError(
+                raise UserError(
                     f"{self.path} belongs to {rows.get('namespace')} (format "
                     f"{rows.get('format')}), not {namespace}: delete it or use another cache_dir"
                 )
@@ -209,7 +209,7 @@ class EmbeddingCache:
             if dim is None:
                 con.execute("INSERT INTO meta VALUES ('dim', ?)", (str(stored.shape[1]),))
             elif dim != stored.shape[1]:
-                raise LampError(f"{self.path} holds {dim}-dim vectors, got {stored.shape[1]}")
+                raise UserError(f"{self.path} holds {dim}-dim vectors, got {stored.shape[1]}")
             before = con.total_changes
             con.executemany(
                 "INSERT OR IGNORE INTO embeddings (key, vector) VALUES (?, ?)",

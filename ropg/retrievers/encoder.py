@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.encoder_settings import (  # noqa: F401  (public names, re-exported)
     DTYPES,
     POOLINGS,
@@ -75,7 +75,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise LampError(f"device {device!r} requested but CUDA is not available")
+        raise UserError(f"device {device!r} requested but CUDA is not available")
     return device
 
 
@@ -107,7 +107,7 @@ def load_model_and_tokenizer(
 
     ``dtype``: the weights' precision, ``"fp32"``, ``"fp16"`` or ``"bf16"``; None leaves it to
     ``from_pretrained`` (training loads this way: fp32 weights, mixed precision is autocast).
-    Raises LampError when the model cannot be loaded.
+    Raises UserError when the model cannot be loaded.
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -124,7 +124,7 @@ def load_model_and_tokenizer(
         encoder = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code, **options)
     except (OSError, ValueError, KeyError) as error:
         where = "model directory" if directory else "Hugging Face Hub id (offline?)"
-        raise LampError(f"cannot load encoder {model!r} as a {where}: {error}") from error
+        raise UserError(f"cannot load encoder {model!r} as a {where}: {error}") from error
     return encoder, tokenizer
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +39,13 @@ class EncoderSettings:
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
-            raise LampError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+            raise UserError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.similarity not in SIMILARITIES:
-            raise LampError(f"similarity must be one of {SIMILARITIES}, got {self.similarity!r}")
+            raise UserError(f"similarity must be one of {SIMILARITIES}, got {self.similarity!r}")
         if not isinstance(self.normalize, bool):
-            raise LampError(f"normalize must be true or false, got {self.normalize!r}")
+            raise UserError(f"normalize must be true or false, got {self.normalize!r}")
         if not isinstance(self.max_length, int) or self.max_length < 1:
-            raise LampError(f"max_length must be a positive integer, got {self.max_length!r}")
+            raise UserError(f"max_length must be a positive integer, got {self.max_length!r}")
 
     @property
     def l2_normalize(self) -> bool:
@@ -83,31 +83,31 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise LampError("an encoder needs a model name or path")
+            raise UserError("an encoder needs a model name or path")
         if self.dtype not in DTYPES:
-            raise LampError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+            raise UserError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.pooling is not None and self.pooling not in POOLINGS:
-            raise LampError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+            raise UserError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.batch_size is not None and self.batch_size < 1:
-            raise LampError(f"batch_size must be positive, got {self.batch_size!r}")
+            raise UserError(f"batch_size must be positive, got {self.batch_size!r}")
 
 
 # -- model files ----------------------------------------------------------------------------------
 def local_model_dir(model: str) -> Path | None:
     """The model's directory when ``model`` is a local path; None for a Hub id.
 
-    Raises LampError for something that is clearly meant as a path (absolute, ``./``, ``~``) but
+    Raises UserError for something that is clearly meant as a path (absolute, ``./``, ``~``) but
     is not a model directory.
     """
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise LampError(f"encoder path {model!r} is not a model directory (no config.json)")
+            raise UserError(f"encoder path {model!r} is not a model directory (no config.json)")
         return path
     if path.exists():
-        raise LampError(f"encoder path {model!r} is a file; give the model directory")
+        raise UserError(f"encoder path {model!r} is a file; give the model directory")
     if model.startswith(("/", "./", "../", "~", ".\\")) or os.path.isabs(model):
-        raise LampError(f"encoder path {model!r} does not exist")
+        raise UserError(f"encoder path {model!r} does not exist")
     return None
 
 
@@ -142,7 +142,7 @@ def _read_json(model: str, filename: str) -> Any | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise LampError(f"{path}: unreadable JSON: {error}") from error
+        raise UserError(f"{path}: unreadable JSON: {error}") from error
 
 
 def _hub_file(model: str, filename: str) -> str | None:
@@ -172,7 +172,7 @@ def _saved_settings(model: str) -> dict[str, Any]:
     saved = _read_json(model, RETRIEVER_CONFIG_NAME)
     if saved is not None:
         if not isinstance(saved, dict):
-            raise LampError(f"{model}/{RETRIEVER_CONFIG_NAME} must hold a JSON object")
+            raise UserError(f"{model}/{RETRIEVER_CONFIG_NAME} must hold a JSON object")
         known = {key: saved[key] for key in EncoderSettings().to_dict() if key in saved}
         logger.debug("%s: settings from %s: %s", model, RETRIEVER_CONFIG_NAME, known)
         return known

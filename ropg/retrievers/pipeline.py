@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ropg.errors import UserError
 from ropg.lamp.data import Example, LampSplit
-from ropg.lamp.errors import LampError
 from ropg.lamp.tasks import Task, get_task
 from ropg.retrievers.base import Ranking, RetrievalQuery
 from ropg.retrievers.registry import get_retriever
@@ -20,13 +20,13 @@ QUERY_FALLBACKS = ("error", "input")
 
 
 def make_retriever(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """:func:`~ropg.retrievers.get_retriever`, reporting bad options as a :class:`LampError`."""
+    """:func:`~ropg.retrievers.get_retriever`, reporting bad options as a :class:`UserError`."""
     options = dict(options or {})
     try:
         return get_retriever(name, **options)
     except TypeError as error:
         given = ", ".join(sorted(options)) or "none"
-        raise LampError(f"retriever {name!r} rejected its options ({given}): {error}") from None
+        raise UserError(f"retriever {name!r} rejected its options ({given}): {error}") from None
 
 
 def _examples(split_or_examples: LampSplit | Iterable[Example]) -> list[Example]:
@@ -48,14 +48,14 @@ def build_queries(
         task: the task (defaults to the split's).
         use_date: append ``" date: {date}"`` to every document (LAMP_SPEC section 3).
         query_fallback: when an input has no extractable query (its marker is missing):
-            ``"error"`` raises a :class:`LampError` naming the example, ``"input"`` uses the
+            ``"error"`` raises a :class:`UserError` naming the example, ``"input"`` uses the
             whole input as the query and logs a warning.
     """
     if query_fallback not in QUERY_FALLBACKS:
-        raise LampError(f"unknown query_fallback {query_fallback!r}; choose {QUERY_FALLBACKS}")
+        raise UserError(f"unknown query_fallback {query_fallback!r}; choose {QUERY_FALLBACKS}")
     if task is None:
         if not isinstance(split_or_examples, LampSplit):
-            raise LampError("build_queries needs a task when given examples")
+            raise UserError("build_queries needs a task when given examples")
         task = split_or_examples.task
     task = get_task(task)
     queries = []
@@ -64,7 +64,7 @@ def build_queries(
         query = task.query_fn(example.input)
         if query is None:
             if query_fallback == "error":
-                raise LampError(
+                raise UserError(
                     f"{task.name}: example {example.id!r}: no retrieval query can be extracted "
                     "from its input (marker missing); use query_fallback='input' "
                     "(--query-fallback input) to search with the whole input"
@@ -79,11 +79,11 @@ def build_queries(
         try:
             documents = task.documents(example.profile, use_date)
         except KeyError as error:
-            raise LampError(
+            raise UserError(
                 f"{task.name}: example {example.id!r}: a profile item lacks field {error}"
             ) from None
-        except LampError as error:
-            raise LampError(f"example {example.id!r}: {error}") from None
+        except UserError as error:
+            raise UserError(f"example {example.id!r}: {error}") from None
         queries.append(
             RetrievalQuery(
                 qid=example.id,
@@ -106,10 +106,10 @@ def rank_queries(
 ) -> dict[str, Ranking]:
     """``{qid: Ranking}`` for ``queries``, through the retriever's ``rank_batch``."""
     if top_k is not None and (isinstance(top_k, bool) or top_k < 0):
-        raise LampError(f"top_k must be a non-negative integer or None, got {top_k!r}")
+        raise UserError(f"top_k must be a non-negative integer or None, got {top_k!r}")
     rankings = retriever.rank_batch(queries, top_k=top_k, show_progress=show_progress)
     if len(rankings) != len(queries):
-        raise LampError(
+        raise UserError(
             f"retriever {getattr(retriever, 'name', retriever)!r} returned {len(rankings)} "
             f"rankings for {len(queries)} queries"
         )
@@ -118,7 +118,7 @@ def rank_queries(
         ranking = ranking.top(top_k)
         indices = np.asarray(ranking.indices)
         if indices.size and (indices.min() < 0 or indices.max() >= len(query.documents)):
-            raise LampError(
+            raise UserError(
                 f"retriever {getattr(retriever, 'name', retriever)!r} ranked an item outside "
                 f"the profile of query {query.qid!r}"
             )
@@ -149,7 +149,7 @@ def rankings_to_ids(
     result = {}
     for qid, ranking in rankings.items():
         if qid not in by_id:
-            raise LampError(f"ranking for unknown question id {qid!r}")
+            raise UserError(f"ranking for unknown question id {qid!r}")
         result[qid] = ranking.item_ids(by_id[qid].profile)
     return result
 
@@ -163,7 +163,7 @@ def reorder_profiles(
     records = []
     for example in _examples(split_or_examples):
         if example.id not in rankings:
-            raise LampError(f"no ranking for question {example.id!r}")
+            raise UserError(f"no ranking for question {example.id!r}")
         record: dict[str, Any] = {"id": example.id, "input": example.input}
         record["profile"] = [example.profile[i] for i in rankings[example.id].indices]
         if example.user_id is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ def _load_dotted(spec: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise LampError(f"cannot import retriever module {module_name!r}: {error}") from None
+        raise UserError(f"cannot import retriever module {module_name!r}: {error}") from None
     try:
         return getattr(module, attribute)
     except AttributeError:
-        raise LampError(f"module {module_name!r} has no retriever {attribute!r}") from None
+        raise UserError(f"module {module_name!r} has no retriever {attribute!r}") from None
 
 
 def _load_entry_point(name: str) -> Callable[..., Any] | None:
@@ -60,7 +60,7 @@ def resolve_retriever_factory(name: str) -> Callable[..., Any]:
     factory = _load_entry_point(name)
     if factory is not None:
         return factory
-    raise LampError(
+    raise UserError(
         f"unknown retriever {name!r}; built-ins: {', '.join(retriever_names())}; "
         "or give a 'module:Class' path or a 'ropg.retrievers' entry point"
     )
@@ -70,7 +70,7 @@ def get_retriever(name: str, **options: Any) -> Any:
     """Build a retriever from a built-in name, a ``module:Class`` path or an entry point."""
     retriever = resolve_retriever_factory(name)(**options)
     if not hasattr(retriever, "rank") or not hasattr(retriever, "rank_batch"):
-        raise LampError(f"retriever {name!r} has no rank/rank_batch methods")
+        raise UserError(f"retriever {name!r} has no rank/rank_batch methods")
     return retriever
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.base import (
     BaseRetriever,
     BatchRetriever,
@@ -50,7 +50,7 @@ class RandomRetriever(BaseRetriever):
 
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise LampError(f"random: seed must be a non-negative integer, got {seed!r}")
+            raise UserError(f"random: seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
 
     def score(self, query: RetrievalQuery) -> np.ndarray:
@@ -103,20 +103,20 @@ class RecencyRetriever(BaseRetriever):
 
     def rank(self, query: RetrievalQuery, top_k: int | None = None) -> Ranking:
         if len(query.profile) != len(query.documents):
-            raise LampError(
+            raise UserError(
                 f"recency: query {query.qid!r} has {len(query.profile)} profile items for "
                 f"{len(query.documents)} documents (it needs the profile items' dates)"
             )
         keys = []
         for item in query.profile:
             if "date" not in item:
-                raise LampError(
+                raise UserError(
                     f"recency: query {query.qid!r}, profile item {item.get('id')!r}: no 'date'"
                 )
             try:
                 keys.append(date_key(item["date"]))
             except ValueError:
-                raise LampError(
+                raise UserError(
                     f"recency: query {query.qid!r}, profile item {item.get('id')!r}: "
                     f"cannot parse date {item['date']!r} (expected YYYY-MM-DD, YYYY-MM, YYYY "
                     "or an ISO date-time)"
@@ -144,11 +144,11 @@ class RRFRetriever(BatchRetriever, BaseRetriever):
 
     def __init__(self, retrievers: Sequence[Any] = ("bm25", "recency"), k: float = 60) -> None:
         if isinstance(retrievers, (str, Mapping)) or not isinstance(retrievers, Sequence):
-            raise LampError(f"rrf: retrievers must be a list, got {retrievers!r}")
+            raise UserError(f"rrf: retrievers must be a list, got {retrievers!r}")
         if not retrievers:
-            raise LampError("rrf: give at least one retriever")
+            raise UserError("rrf: give at least one retriever")
         if isinstance(k, bool) or not isinstance(k, (int, float)) or k < 0:
-            raise LampError(f"rrf: k must be a non-negative number, got {k!r}")
+            raise UserError(f"rrf: k must be a non-negative number, got {k!r}")
         self.k = float(k)
         self.retrievers = [_build(spec) for spec in retrievers]
 
@@ -180,9 +180,9 @@ def _build(spec: Any) -> Any:
         options = dict(spec)
         name = options.pop("name", None)
         if not isinstance(name, str):
-            raise LampError(f"rrf: a retriever given as a mapping needs a 'name': {spec!r}")
+            raise UserError(f"rrf: a retriever given as a mapping needs a 'name': {spec!r}")
         options.update(options.pop("options", None) or {})
         return get_retriever(name, **options)
     if hasattr(spec, "rank") and hasattr(spec, "rank_batch"):
         return spec
-    raise LampError(f"rrf: cannot use {spec!r} as a retriever")
+    raise UserError(f"rrf: cannot use {spec!r} as a retriever")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.lamp.tasks import Task
 from ropg.selection.records import PoolRecord, pool_names, records_task
 
@@ -32,12 +32,12 @@ NORMALIZATIONS = ("total", "inputs")
 
 def _check(records: Sequence[PoolRecord], names: Sequence[str]) -> None:
     if len(records) != len(names):
-        raise LampError(f"{len(records)} records but {len(names)} selections")
+        raise UserError(f"{len(records)} records but {len(names)} selections")
     if not records:
-        raise LampError("no records to judge a selection on")
+        raise UserError("no records to judge a selection on")
     for record, name in zip(records, names):
         if name not in record.retrievers:
-            raise LampError(f"record {record.id!r}: {name!r} is not in the pool")
+            raise UserError(f"record {record.id!r}: {name!r} is not in the pool")
 
 
 def best_mask(records: Sequence[PoolRecord], tolerance: float = TOLERANCE) -> np.ndarray:
@@ -112,7 +112,7 @@ def winning_rates(
 ) -> dict[str, float]:
     """Per retriever, its share of wins (every retriever tied for the best wins)."""
     if normalize not in NORMALIZATIONS:
-        raise LampError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        raise UserError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
     names = pool_names(records)
     wins = best_mask(records, tolerance).sum(axis=0).astype(np.float64)
     total = wins.sum() if normalize == "total" else float(len(records))

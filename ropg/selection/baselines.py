@@ -33,7 +33,7 @@ from functools import partial
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.selection.records import PoolRecord, RetrieverResult, pool_names
 
 DEFAULT_SCORE_RULES: dict[str, str] = {"recency": "reciprocal_rank", "none": "zero"}
@@ -66,7 +66,7 @@ def list_scores(
     rules = DEFAULT_SCORE_RULES if score_rules is None else score_rules
     rule = rules.get(name, "retrieval_scores")
     if rule not in SCORE_RULES:
-        raise LampError(f"unknown QPP score rule {rule!r}; choose one of {sorted(SCORE_RULES)}")
+        raise UserError(f"unknown QPP score rule {rule!r}; choose one of {sorted(SCORE_RULES)}")
     return -np.sort(-SCORE_RULES[rule](result))
 
 
@@ -166,7 +166,7 @@ def select_best_single(train_records: Sequence[PoolRecord]) -> str:
 def select_always(records: Sequence[PoolRecord], name: str) -> list[str]:
     """``name`` for every record (a single retriever as a selector)."""
     if records and name not in pool_names(records):
-        raise LampError(f"retriever {name!r} is not in the pool {list(records[0].names)}")
+        raise UserError(f"retriever {name!r} is not in the pool {list(records[0].names)}")
     return [name] * len(records)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.selection.model import (
     SelectorCollator,
     SelectorModel,
@@ -62,7 +62,7 @@ class Selector:
         for record in records:
             missing = [name for name in self.pool if name not in record.retrievers]
             if missing:
-                raise LampError(
+                raise UserError(
                     f"record {record.id!r} lacks retriever {missing[0]!r} of the selector's "
                     f"pool {self.pool}"
                 )
@@ -92,7 +92,7 @@ class Selector:
     ) -> list[str]:
         """Choose from per-retriever prompts (and, for Post, outputs) of unlabelled inputs."""
         if self.mode == "post" and outputs is None:
-            raise LampError("a Post selector needs the LLM outputs of every pool prompt")
+            raise UserError("a Post selector needs the LLM outputs of every pool prompt")
         records = []
         for index, by_name in enumerate(prompts):
             answers = outputs[index] if outputs is not None else {}

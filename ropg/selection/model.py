@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.selection.config import MODES, POOLINGS
 from ropg.selection.records import PoolRecord
 
@@ -57,11 +57,11 @@ class SelectorSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise LampError(f"selector mode must be one of {MODES}, got {self.mode!r}")
+            raise UserError(f"selector mode must be one of {MODES}, got {self.mode!r}")
         if self.pooling not in POOLINGS:
-            raise LampError(f"selector pooling must be one of {POOLINGS}, got {self.pooling!r}")
+            raise UserError(f"selector pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if len(self.pool) < 2 or len(set(self.pool)) != len(self.pool):
-            raise LampError(f"a selector needs 2+ distinct retrievers, got {self.pool}")
+            raise UserError(f"a selector needs 2+ distinct retrievers, got {self.pool}")
 
     def prompt_text(self, prompt: str) -> str:
         """The prompt part of an encoder input (lowercased with ``lowercase``)."""
@@ -104,7 +104,7 @@ class SelectorModel(torch.nn.Module):
         pooling = self.settings.pooling
         if pooling == "pooler" or (pooling == "auto" and pooler is not None):
             if pooler is None:
-                raise LampError("selector pooling 'pooler': this encoder has no pooler output")
+                raise UserError("selector pooling 'pooler': this encoder has no pooler output")
             pooled = pooler
         elif pooling == "mean":
             weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -263,20 +263,20 @@ def save_selector(model: SelectorModel, tokenizer: Any, path: str | os.PathLike[
 
 
 def read_settings(path: str | os.PathLike[str]) -> SelectorSettings:
-    """The settings of a saved selector (LampError when ``path`` is not one)."""
+    """The settings of a saved selector (UserError when ``path`` is not one)."""
     file = Path(path) / SELECTOR_FILE
     try:
         values = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LampError(f"{path}: not an RSPG selector (no {SELECTOR_FILE})") from None
+        raise UserError(f"{path}: not an RSPG selector (no {SELECTOR_FILE})") from None
     except (OSError, ValueError) as error:
-        raise LampError(f"{file}: unreadable ({error})") from None
+        raise UserError(f"{file}: unreadable ({error})") from None
     if not isinstance(values, dict) or values.get("version") != FORMAT_VERSION:
-        raise LampError(f"{file}: unsupported selector format")
+        raise UserError(f"{file}: unsupported selector format")
     try:
         return SelectorSettings(**values)
     except TypeError as error:
-        raise LampError(f"{file}: bad settings ({error})") from None
+        raise UserError(f"{file}: bad settings ({error})") from None
 
 
 def load_selector_model(

@@ -4,7 +4,7 @@
 :mod:`ropg.feedback.planners`); :func:`load_pool_records` reads one or more such files into
 :class:`PoolRecord` objects, checking that each belongs to a pool file, carries the task asked
 for, and holds every retriever of the pool with a prompt, an output, a finite score and its
-retrieval scores. Any problem is a :class:`~ropg.lamp.errors.LampDataError` naming the file,
+retrieval scores. Any problem is a :class:`~ropg.errors.DataError` naming the file,
 the record and the field.
 """
 
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ropg.errors import DataError, UserError
 from ropg.feedback.jsonl import read_feedback
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.tasks import Task, get_task
 
 if TYPE_CHECKING:
@@ -78,25 +78,25 @@ class PoolRecord:
 
 
 def pool_names(records: Sequence[PoolRecord]) -> tuple[str, ...]:
-    """The pool shared by ``records`` (a LampError when they differ or there are none)."""
+    """The pool shared by ``records`` (a UserError when they differ or there are none)."""
     if not records:
-        raise LampError("no pool records")
+        raise UserError("no pool records")
     names = records[0].names
     for record in records:
         if record.names != names:
-            raise LampError(
+            raise UserError(
                 f"record {record.id!r} has pool {list(record.names)}, not {list(names)}"
             )
     return names
 
 
 def records_task(records: Sequence[PoolRecord], task: str | Task | None = None) -> Task:
-    """``task`` if given, else the task the records name (a LampError if they disagree)."""
+    """``task`` if given, else the task the records name (a UserError if they disagree)."""
     if task is not None:
         return get_task(task)
     names = {record.task for record in records}
     if len(names) != 1:
-        raise LampError(f"pool records name {len(names)} tasks ({sorted(names)}); pass task=")
+        raise UserError(f"pool records name {len(names)} tasks ({sorted(names)}); pass task=")
     return get_task(names.pop())
 
 
@@ -114,8 +114,8 @@ def _number(value: Any) -> float | None:
 
 
 def _result(entry: Any, where: dict[str, Any], name: str) -> RetrieverResult:
-    def fail(field: str, problem: str) -> LampDataError:
-        return LampDataError(problem=problem, field=f"retrievers.{name}.{field}", **where)
+    def fail(field: str, problem: str) -> DataError:
+        return DataError(problem=problem, field=f"retrievers.{name}.{field}", **where)
 
     if not isinstance(entry, Mapping):
         raise fail("", "must be an object with prompt, output and score")
@@ -142,19 +142,19 @@ def _result(entry: Any, where: dict[str, Any], name: str) -> RetrieverResult:
 
 def _parse_record(value: Any, where: dict[str, Any], pool: Sequence[str], task: str) -> PoolRecord:
     if not isinstance(value, Mapping):
-        raise LampDataError(problem="a record must be a JSON object", **where)
+        raise DataError(problem="a record must be a JSON object", **where)
     if "id" not in value:
-        raise LampDataError(problem="missing", field="id", **where)
+        raise DataError(problem="missing", field="id", **where)
     where = {**where, "record_id": str(value["id"])}
     gold = value.get("gold")
     if not isinstance(gold, str):
-        raise LampDataError(problem="missing or not a string", field="gold", **where)
+        raise DataError(problem="missing or not a string", field="gold", **where)
     entries = value.get("retrievers")
     if not isinstance(entries, Mapping):
-        raise LampDataError(problem="missing or not an object", field="retrievers", **where)
+        raise DataError(problem="missing or not an object", field="retrievers", **where)
     missing = [name for name in pool if name not in entries]
     if missing:
-        raise LampDataError(
+        raise DataError(
             problem=f"no entry for retriever {missing[0]!r} of the pool {list(pool)}",
             field="retrievers",
             **where,
@@ -182,7 +182,7 @@ def load_pool_records(
     """
     files = _as_paths(paths)
     if not files:
-        raise LampError("no pool feedback file given")
+        raise UserError("no pool feedback file given")
     wanted = get_task(task).name if task is not None else None
     pool: list[str] | None = list(retrievers) if retrievers else None
     records: list[PoolRecord] = []
@@ -190,25 +190,25 @@ def load_pool_records(
     for path in files:
         header, values = read_feedback(path)
         if header.get("kind") != "pool":
-            raise LampDataError(
+            raise DataError(
                 path, f"is a {header.get('kind')!r} feedback file; RSPG needs a 'pool' file"
             )
         signal = header.get("signal", "generate")
         if signal != "generate":
-            raise LampDataError(
+            raise DataError(
                 path, f"has feedback signal {signal!r}; RSPG needs generated outputs ('generate')"
             )
         header_task = get_task(str(header.get("task", wanted or ""))).name
         if wanted is not None and header_task != wanted:
-            raise LampDataError(path, f"is feedback for {header_task}, not {wanted}")
+            raise DataError(path, f"is feedback for {header_task}, not {wanted}")
         if pool is None:
             pool = [str(name) for name in header.get("retrievers") or []]
             if not pool:
-                raise LampDataError(path, "the header names no retrievers", index=0)
+                raise DataError(path, "the header names no retrievers", index=0)
         for index, value in enumerate(values, start=1):
             record = _parse_record(value, {"path": path, "index": index}, pool, header_task)
             if record.id in seen:
-                raise LampDataError(path, "duplicate id", index=index, record_id=record.id)
+                raise DataError(path, "duplicate id", index=index, record_id=record.id)
             seen.add(record.id)
             records.append(record)
             if limit is not None and len(records) >= limit:
@@ -223,14 +223,14 @@ def load_train_dev_records(
 
     The train pool is ``config.retrievers`` (default: the train file's); the dev records must
     hold the same pool, in the same order (``[]`` without ``dev_feedback``). ``task``: the
-    task the files must be for (default ``config.task``). No train record is a LampError.
+    task the files must be for (default ``config.task``). No train record is a UserError.
     """
     task = config.task if task is None else task
     train = load_pool_records(
         config.train_feedback, task, config.retrievers or None, config.limit_train
     )
     if not train:
-        raise LampError(f"{config.train_feedback}: no pool records")
+        raise UserError(f"{config.train_feedback}: no pool records")
     dev: list[PoolRecord] = []
     if config.dev_feedback:
         pool = list(pool_names(train))

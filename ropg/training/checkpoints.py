@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -48,11 +48,11 @@ def find_checkpoint(output: Path, resume: str) -> Path:
     if resume != "latest":
         path = Path(resume)
         if not (path / STATE_FILE).is_file():
-            raise LampError(f"{path}: not a complete training checkpoint (no {STATE_FILE})")
+            raise UserError(f"{path}: not a complete training checkpoint (no {STATE_FILE})")
         return path
     found = complete_checkpoints(output)
     if not found:
-        raise LampError(f"{output}: no complete checkpoint to resume from")
+        raise UserError(f"{output}: no complete checkpoint to resume from")
     return found[-1][1]
 
 
@@ -70,13 +70,13 @@ def resume_point(config: Any, output: Path, config_file: str, is_main: bool) -> 
             saved = type(config).load(output / config_file).result_dict()
             changed = sorted(k for k, v in config.result_dict().items() if saved.get(k) != v)
             if changed:
-                raise LampError(
+                raise UserError(
                     f"cannot resume {output}: settings differ from its {config_file} "
                     f"({', '.join(changed)})"
                 )
         return checkpoint
     if used and not config.overwrite:
-        raise LampError(
+        raise UserError(
             f"{output} already holds a training run; pass --resume to continue it, "
             "--overwrite to start over, or another --output-dir"
         )
@@ -89,7 +89,7 @@ def read_state(path: Path) -> dict[str, Any]:
     try:
         return json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise LampError(f"{path / STATE_FILE}: unreadable ({error})") from None
+        raise UserError(f"{path / STATE_FILE}: unreadable ({error})") from None
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ A feedback file (``ropg-feedback candidates``, format in :mod:`ropg.feedback.pla
 per example, the initial retriever's first ``l`` profile items in rank order with the LLM's
 score for each. :func:`load_candidate_examples` joins it with the split and checks that it
 belongs to it: same task, every example present, the expected number of candidates, indices
-inside the profile and item ids that match. Any mismatch is a :class:`LampDataError` naming
+inside the profile and item ids that match. Any mismatch is a :class:`DataError` naming
 the file, the example and the field.
 
 Short profiles give fewer than ``l`` candidates; those slots are *masked* in the losses. The
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ropg.errors import DataError, UserError
 from ropg.lamp.data import LampSplit
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.tasks import Task, get_task
 
 logger = logging.getLogger(__name__)
@@ -69,16 +69,16 @@ def read_candidate_feedback(
     from ropg.feedback import read_feedback
 
     if not paths:
-        raise LampError("no feedback file given")
+        raise UserError("no feedback file given")
     merged: dict[str, tuple[Path, dict[str, Any]]] = {}
     first_header: dict[str, Any] | None = None
     for path in map(Path, paths):
         header, records = read_feedback(path)
         check_header(path, header, task, candidates)
         if first_header is not None and header.get("candidates") != first_header.get("candidates"):
-            raise LampDataError(path, "has another candidate count than the first feedback file")
+            raise DataError(path, "has another candidate count than the first feedback file")
         if first_header is not None and _signal(header) != _signal(first_header):
-            raise LampDataError(
+            raise DataError(
                 path,
                 f"has feedback signal {_signal(header)!r}, the first feedback file "
                 f"{_signal(first_header)!r}: scores on different scales cannot be mixed",
@@ -87,10 +87,10 @@ def read_candidate_feedback(
         first_header = first_header or header
         for line, record in enumerate(records, start=1):
             if not isinstance(record, dict) or "id" not in record:
-                raise LampDataError(path, "a record must be an object with an 'id'", index=line)
+                raise DataError(path, "a record must be an object with an 'id'", index=line)
             example_id = str(record["id"])
             if example_id in merged:
-                raise LampDataError(
+                raise DataError(
                     path,
                     f"duplicate example (also in {merged[example_id][0]})",
                     record_id=example_id,
@@ -108,7 +108,7 @@ def check_header(path: Path, header: Mapping[str, Any], task: Task, candidates: 
     """The file must be ROPG ``candidates`` feedback for ``task`` with enough candidates."""
     kind = header.get("kind")
     if kind != "candidates":
-        raise LampDataError(
+        raise DataError(
             path,
             f"is {kind!r} feedback; ROPG training needs 'candidates' feedback "
             "(ropg-feedback candidates)",
@@ -118,17 +118,17 @@ def check_header(path: Path, header: Mapping[str, Any], task: Task, candidates: 
     if found is not None:
         try:
             found_name = get_task(str(found)).name
-        except LampError:
+        except UserError:
             found_name = str(found)
         if found_name != task.name:
-            raise LampDataError(
+            raise DataError(
                 path, f"is feedback for {found_name}, but the task is {task.name}", index=0
             )
     available = header.get("candidates")
     if not isinstance(available, int) or isinstance(available, bool) or available < 1:
-        raise LampDataError(path, "header has no valid 'candidates' count", index=0)
+        raise DataError(path, "header has no valid 'candidates' count", index=0)
     if candidates > available:
-        raise LampDataError(
+        raise DataError(
             path,
             f"has {available} candidates per example but {candidates} were asked for; "
             f"set candidates: {available} (or fewer)",
@@ -139,7 +139,7 @@ def check_header(path: Path, header: Mapping[str, Any], task: Task, candidates: 
 def _score(path: Path, record_id: str, position: int, entry: Mapping[str, Any]) -> float:
     value = entry.get("score")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise LampDataError(
+        raise DataError(
             path,
             f"score must be a finite number, got {value!r}",
             record_id=record_id,
@@ -153,12 +153,12 @@ def _candidate_index(
 ) -> int:
     where = {"record_id": record_id, "field": f"candidates[{position}]"}
     if not isinstance(entry, Mapping):
-        raise LampDataError(path, "a candidate must be an object", **where)
+        raise DataError(path, "a candidate must be an object", **where)
     index = entry.get("index")
     if isinstance(index, bool) or not isinstance(index, int):
-        raise LampDataError(path, f"index must be an integer, got {index!r}", **where)
+        raise DataError(path, f"index must be an integer, got {index!r}", **where)
     if not 0 <= index < len(profile):
-        raise LampDataError(
+        raise DataError(
             path,
             f"candidate index {index} is out of range for a profile of {len(profile)} items "
             "(feedback made for other data?)",
@@ -166,7 +166,7 @@ def _candidate_index(
         )
     item_id = entry.get("item_id")
     if item_id is not None and str(item_id) != str(profile[index].get("id")):
-        raise LampDataError(
+        raise DataError(
             path,
             f"candidate is item {item_id!r} but profile[{index}] is item "
             f"{profile[index].get('id')!r} (feedback made for other data?)",
@@ -174,7 +174,7 @@ def _candidate_index(
         )
     rank = entry.get("rank", position)
     if rank != position:
-        raise LampDataError(path, f"rank {rank!r} at position {position}", **where)
+        raise DataError(path, f"rank {rank!r} at position {position}", **where)
     return index
 
 
@@ -193,10 +193,10 @@ def build_example(
     """Check one feedback record against its example and build the training example."""
     entries = record.get("candidates")
     if not isinstance(entries, list):
-        raise LampDataError(path, "missing or not a list", record_id=example.id, field="candidates")
+        raise DataError(path, "missing or not a list", record_id=example.id, field="candidates")
     expected = min(available, len(example.profile))
     if len(entries) != expected:
-        raise LampDataError(
+        raise DataError(
             path,
             f"has {len(entries)} candidates, expected {expected} (the header's {available} or "
             f"the profile's {len(example.profile)} items; feedback made for other data?)",
@@ -207,7 +207,7 @@ def build_example(
         _candidate_index(path, example.id, i, e, example.profile) for i, e in enumerate(entries)
     ]
     if len(set(indices)) != len(indices):
-        raise LampDataError(
+        raise DataError(
             path, "a profile item appears twice", record_id=example.id, field="candidates"
         )
     scores = [_score(path, example.id, i, e) for i, e in enumerate(entries)]
@@ -263,7 +263,7 @@ def load_candidate_examples(
         )
     missing = [example_id for example_id in split.ids if example_id not in records]
     if missing:
-        raise LampDataError(
+        raise DataError(
             feedback_paths[0] if len(feedback_paths) == 1 else ", ".join(map(str, feedback_paths)),
             f"{len(missing)} of {len(split)} {task.name} {split.split} examples have no feedback "
             f"(e.g. id {missing[0]!r}); collect it for this split",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 from ropg.retrievers.encoder import EncoderSettings, save_encoder
 from ropg.training.config import RopgTrainConfig
 from ropg.training.data import CandidateCollator, load_candidate_examples
@@ -70,7 +70,7 @@ class RopgTrainer(EpochTrainer):
             **common,
         )
         if not train:
-            raise LampError(f"{task.name} {config.train_split}: no example has 2+ candidates")
+            raise UserError(f"{task.name} {config.train_split}: no example has 2+ candidates")
         dev = []
         if config.dev_feedback:
             dev_split = split(config.dev_split, config.limit_dev)

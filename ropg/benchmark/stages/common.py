@@ -11,7 +11,7 @@ from typing import Any
 
 from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.runner import Unit
-from ropg.lamp.errors import LampDataError, LampError
+from ropg.errors import DataError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def pool_outputs(path: Path, method: str, ids: list[str]) -> list[str]:
     for example_id in ids:
         retrievers = records[example_id].get("retrievers")
         if not isinstance(retrievers, dict) or method not in retrievers:
-            raise LampDataError(path, f"no output of {method!r}", record_id=example_id)
+            raise DataError(path, f"no output of {method!r}", record_id=example_id)
         outputs.append(str(retrievers[method]["output"]))
     return outputs
 
@@ -79,6 +79,6 @@ def train_resumably(train: Callable[[Any], Any], config: Any, output: Path) -> A
         config.overwrite = True
     result = train(config)
     if not result.completed:
-        raise LampError(f"{output}: training stopped before its last epoch")
+        raise UserError(f"{output}: training stopped before its last epoch")
     shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
     return result

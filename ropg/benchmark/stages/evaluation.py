@@ -17,7 +17,7 @@ from ropg.benchmark.context import RunContext
 from ropg.benchmark.methods import POOL_FILES, Method, methods_for
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import pool_outputs
-from ropg.lamp.errors import LampDataError
+from ropg.errors import DataError
 from ropg.utils.io import atomic_write_json
 
 PRODUCERS = {"baselines": "generate", "ropg": "ropg-generate", "rspg": "rspg-select"}
@@ -35,14 +35,14 @@ def method_outputs(ctx: RunContext, llm: LLMEntry, task: str, method: Method) ->
     try:
         chosen = json.loads(path.read_text(encoding="utf-8"))["selected"]
     except (OSError, ValueError, KeyError) as error:
-        raise LampDataError(path, f"unreadable selection ({error})") from None
+        raise DataError(path, f"unreadable selection ({error})") from None
     from ropg.benchmark.stages.selection import pool_records
     from ropg.selection.analysis import selected_outputs
 
     names = []
     for example_id in ids:
         if example_id not in chosen:
-            raise LampDataError(path, "no selected retriever", record_id=example_id)
+            raise DataError(path, "no selected retriever", record_id=example_id)
         names.append(chosen[example_id])
     _, records = pool_records(ctx, llm.name, task)  # the merged pool, in split order
     return selected_outputs(records, names)

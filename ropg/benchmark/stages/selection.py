@@ -13,8 +13,8 @@ from ropg.benchmark.context import RunContext
 from ropg.benchmark.methods import POOL_FILES, pool_group, rspg_name, runs
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import training_unit
+from ropg.errors import DataError, UserError
 from ropg.feedback.jsonl import HEADER_KEY, dumps_record
-from ropg.lamp.errors import LampDataError, LampError
 from ropg.utils.io import atomic_open, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _merge_pool(ctx: RunContext, llm: LLMEntry, task: str) -> dict[str, Any]:
                     group = pool_group(config, name)
                     entry = by_group[group][example_id]["retrievers"].get(name)
                     if entry is None:
-                        raise LampDataError(
+                        raise DataError(
                             ctx.feedback_path(llm.name, task, split, group),
                             f"no output of {name!r}",
                             record_id=example_id,
@@ -106,7 +106,7 @@ def plan_rspg_train(ctx: RunContext) -> list[Unit]:
             continue
         groups = {pool_group(config, name) for name in config.rspg.pool}
         if POOL_FILES["ropg"] in groups and "ropg" not in llm.methods:
-            raise LampError(f"llm {llm.name}: rspg.pool has ROPG retrievers but ropg is not run")
+            raise UserError(f"llm {llm.name}: rspg.pool has ROPG retrievers but ropg is not run")
         for task in config.tasks:
             producers = {"base": "generate", "ropg": "ropg-generate"}
             deps = tuple(
@@ -137,7 +137,7 @@ def pool_records(ctx: RunContext, llm: str, task: str) -> tuple[list[str], list[
     records = load_pool_records(str(path), task=task)
     ids = [record.id for record in records]
     if ids != split.ids:
-        raise LampDataError(path, f"holds {len(ids)} records, not the {len(split)} eval inputs")
+        raise DataError(path, f"holds {len(ids)} records, not the {len(split)} eval inputs")
     return ids, records
 
 
@@ -168,7 +168,7 @@ def _analysis(ctx: RunContext, llm: str, task: str) -> dict[str, Any]:
     success = {}
     for name in ctx.config.rspg.qpp:
         if name not in QPP_SELECTORS:
-            raise LampError(f"rspg.qpp: unknown selector {name!r}; known: {sorted(QPP_SELECTORS)}")
+            raise UserError(f"rspg.qpp: unknown selector {name!r}; known: {sorted(QPP_SELECTORS)}")
         success[name] = float(success_rate(records, QPP_SELECTORS[name](records)))
     rates = winning_rates(records)
     chart = ctx.run_dir / "winning_rates" / llm / f"{task}.png"

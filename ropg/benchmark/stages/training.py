@@ -15,7 +15,7 @@ from ropg.benchmark.context import RunContext
 from ropg.benchmark.methods import ropg_name, runs
 from ropg.benchmark.runner import Unit
 from ropg.benchmark.stages.common import training_unit
-from ropg.lamp.errors import LampError
+from ropg.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def initial_model(ctx: RunContext) -> str:
     section = ctx.config.ropg
     model = section.model or ctx.config.retrievers[section.initial].options.get("model")
     if not model:
-        raise LampError(
+        raise UserError(
             f"ropg: set ropg.model (the initial retriever {section.initial!r} has no model option)"
         )
     return str(model)
