@@ -142,6 +142,9 @@ class BaseGenerator(ABC):
     """
 
     backend: ClassVar[str] = "base"
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"show_progress"})
+    """Options that change how a generator runs, never what it outputs; a caller (the LLM
+    endpoint) sets them only when the backend lists them here."""
 
     def __init__(
         self,

@@ -21,10 +21,10 @@ from ropg.generation.base import (
     BatchCallback,
     GenerationConfig,
     apply_stop,
-    encode_prompts,
     encode_targets,
     length_sorted_batches,
 )
+from ropg.generation.chat import ChatPrompting
 from ropg.generation.errors import GenerationError
 from ropg.generation.fingerprint import model_identity
 
@@ -50,7 +50,7 @@ def _dtype_keyword() -> str:
     return "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
 
 
-class HFGenerator(BaseGenerator):
+class HFGenerator(ChatPrompting, BaseGenerator):
     """Generate (and score) with a transformers model, batched.
 
     Args:
@@ -65,11 +65,15 @@ class HFGenerator(BaseGenerator):
             over the visible GPUs); then ``device`` is not used to move the model.
         trust_remote_code: allow a checkpoint's own modelling code (off unless asked).
         tokenizer: a different tokenizer id or directory (default: the model's).
+        chat: ``auto`` (the tokenizer's chat template when it has one), ``true`` (required) or
+            ``false`` (raw prompts); see :mod:`ropg.generation.chat`.
+        system_prompt: a system message sent before each prompt (needs a chat template).
         show_progress: show a tqdm bar per call.
         name: a human label (shown by ``ropg cache stats``); not part of the identity.
     """
 
     backend = "hf"
+    runtime_options = frozenset({"device", "show_progress"})
 
     def __init__(
         self,
@@ -82,10 +86,13 @@ class HFGenerator(BaseGenerator):
         device_map: str | dict[str, Any] | None = None,
         trust_remote_code: bool = False,
         tokenizer: str | None = None,
+        chat: str | bool = "auto",
+        system_prompt: str | None = None,
         show_progress: bool = True,
         name: str | None = None,
     ) -> None:
         super().__init__(config, show_progress=show_progress, name=name or f"hf:{model}")
+        self._init_chat(chat, system_prompt)
         from transformers import AutoConfig
 
         if dtype not in DTYPES:
@@ -126,7 +133,7 @@ class HFGenerator(BaseGenerator):
         identity["architecture"] = "seq2seq" if self.is_encoder_decoder else "causal"
         if self.tokenizer_name is not None:
             identity["tokenizer"] = model_identity(self.tokenizer_name)
-        return identity
+        return self.chat_identity(identity)
 
     @property
     def tokenizer(self) -> Any:
@@ -210,7 +217,7 @@ class HFGenerator(BaseGenerator):
     def _generate(
         self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
     ) -> list[str]:
-        encoded = encode_prompts(self.tokenizer, prompts, config.max_input_length)
+        encoded = self.encode_prompts(prompts, config.max_input_length)
         if any(not ids for ids in encoded):
             raise GenerationError("a prompt tokenized to no tokens at all; give a non-empty prompt")
         kwargs = self._generate_kwargs(config)
@@ -259,7 +266,7 @@ class HFGenerator(BaseGenerator):
         if not prompts:
             return []
         config = self.config
-        prompt_ids = encode_prompts(self.tokenizer, prompts, config.max_input_length)
+        prompt_ids = self.encode_prompts(prompts, config.max_input_length)
         target_ids = encode_targets(self.tokenizer, targets, include_eos, self.model_name)
         scorer = self._score_seq2seq if self.is_encoder_decoder else self._score_causal
         lengths = [len(p) + len(t) for p, t in zip(prompt_ids, target_ids, strict=True)]

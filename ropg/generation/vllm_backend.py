@@ -19,9 +19,9 @@ from ropg.generation.base import (
     BatchCallback,
     GenerationConfig,
     apply_stop,
-    encode_prompts,
     encode_targets,
 )
+from ropg.generation.chat import ChatPrompting
 from ropg.generation.errors import BackendUnavailableError, GenerationError
 from ropg.generation.fingerprint import model_identity
 
@@ -38,7 +38,7 @@ def import_vllm() -> Any:
         raise BackendUnavailableError(f"{INSTALL_HINT} ({error})") from error
 
 
-class VLLMGenerator(BaseGenerator):
+class VLLMGenerator(ChatPrompting, BaseGenerator):
     """Generate (and score causal-LM likelihoods) with vLLM's offline engine.
 
     Args:
@@ -50,6 +50,7 @@ class VLLMGenerator(BaseGenerator):
             engine options; ``quantization`` is part of the identity.
         trust_remote_code: allow a checkpoint's own code (off unless asked).
         chunk_size: prompts per ``LLM.generate`` call (progress is persisted per chunk).
+        chat, system_prompt: chat template use, as for ``hf`` (:mod:`ropg.generation.chat`).
         engine_options: more keyword arguments for ``vllm.LLM``.
     """
 
@@ -68,12 +69,15 @@ class VLLMGenerator(BaseGenerator):
         quantization: str | None = None,
         trust_remote_code: bool = False,
         chunk_size: int = 1024,
+        chat: str | bool = "auto",
+        system_prompt: str | None = None,
         show_progress: bool = True,
         name: str | None = None,
         **engine_options: Any,
     ) -> None:
         super().__init__(config, show_progress=show_progress, name=name or f"vllm:{model}")
         self._vllm = import_vllm()
+        self._init_chat(chat, system_prompt)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.model_name = model
@@ -105,7 +109,7 @@ class VLLMGenerator(BaseGenerator):
         identity["dtype"] = self.dtype
         if self.quantization is not None:
             identity["quantization"] = self.quantization
-        return identity
+        return self.chat_identity(identity)
 
     @property
     def llm(self) -> Any:
@@ -181,7 +185,7 @@ class VLLMGenerator(BaseGenerator):
     def _generate(
         self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
     ) -> list[str]:
-        token_ids = encode_prompts(self.tokenizer, prompts, config.max_input_length)
+        token_ids = self.encode_prompts(prompts, config.max_input_length)
         outputs: list[str] = []
         for start in range(0, len(prompts), self.chunk_size):
             texts = self._generate_chunk(token_ids[start : start + self.chunk_size], config)
@@ -199,7 +203,7 @@ class VLLMGenerator(BaseGenerator):
         prompts, targets = list(prompts), list(targets)
         if len(prompts) != len(targets):
             raise ValueError(f"{len(prompts)} prompts but {len(targets)} targets")
-        prompt_ids = encode_prompts(self.tokenizer, prompts, self.config.max_input_length)
+        prompt_ids = self.encode_prompts(prompts, self.config.max_input_length)
         target_ids = encode_targets(self.tokenizer, targets, include_eos, self.model_name)
         sequences = [p + t for p, t in zip(prompt_ids, target_ids, strict=True)]
         params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)

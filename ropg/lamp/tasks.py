@@ -62,6 +62,10 @@ class Task:
     directory: str = ""
 
     # -- retrieval -------------------------------------------------------------------------
+    def find_query(self, input_text: str) -> str | None:
+        """The retrieval query of an input, or None when its marker is missing."""
+        return self.query_fn(input_text)
+
     def query(self, input_text: str) -> str:
         """The retrieval query of an input (LAMP_SPEC section 3). Raises if it has none."""
         query = self.query_fn(input_text)
