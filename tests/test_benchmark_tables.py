@@ -108,3 +108,89 @@ def test_grid_bolds_the_row_maximum() -> None:
     assert "| LaMP-1 | **.700** | .500 |" in markdown
     plain = render_grid("Oracle", [("upper", "upper")], [("LaMP-1", {})], bold_max=False)
     assert "| LaMP-1 | – |" in plain
+
+
+# -- every row gets markers: F1 and RMSE with a paired randomization test -----------------------
+def movie_tag_values(seed: int, golds: list[str] | None, right: float, n: int = 300):
+    from ropg.lamp import get_task
+
+    task = get_task("LaMP-2")
+    labels = task.metric.labels
+    rng = np.random.default_rng(seed)
+    golds = golds or [labels[i] for i in rng.integers(0, len(labels), n)]
+    preds = [g if rng.random() < right else labels[rng.integers(0, len(labels))] for g in golds]
+    return golds, preds
+
+
+def test_f1_and_rmse_get_their_markers_from_a_randomization_test() -> None:
+    from ropg.lamp import get_task
+
+    task = get_task("LaMP-2")
+    golds, strong = movie_tag_values(0, None, 0.6)
+    _, weak = movie_tag_values(1, golds, 0.3)
+    good, bad = task.per_example(golds, strong), task.per_example(golds, weak)
+    significant, p = significance_against("f1", good, bad, 0.05)
+    assert significant and p < 0.001
+    assert significance_against("f1", bad, good, 0.05)[0] is False  # worse: no marker
+    assert significance_against("f1", good, good, 0.05) == (False, 1.0)
+    assert significance_against("f1", {"accuracy": good["accuracy"]}, bad, 0.05) is None
+    rng = np.random.default_rng(2)
+    small, large = np.abs(rng.normal(0, 0.5, 300)), np.abs(rng.normal(0, 1.0, 300))
+    assert significance_against("RMSE", {"MAE": small}, {"MAE": large}, 0.05)[0]  # lower wins
+    assert not significance_against("RMSE", {"MAE": large}, {"MAE": small}, 0.05)[0]
+    assert significance_against("RMSE", small, small, 0.05) == (False, 1.0)
+
+
+def test_legend_names_the_test_of_every_metric() -> None:
+    rows = [
+        Row(task, metric, {"none": Cell(0.3), "bm25": Cell(0.4)})
+        for task, metric in [
+            ("LaMP-2", "accuracy"), ("LaMP-2", "f1"), ("LaMP-3", "MAE"), ("LaMP-3", "RMSE"),
+            ("LaMP-4", "rouge-1"), ("LaMP-4", "rouge-L"),
+        ]
+    ]  # fmt: skip
+    markdown = render_results(table(rows))
+    assert (
+        "McNemar's test for Acc; two-sided paired randomization test (9,999 resamples) for F1, "
+        "RMSE; two-tailed paired t-test for MAE, R-1, R-L"
+    ) in markdown
+
+
+def test_report_marks_f1_and_rmse_rows(tmp_path) -> None:
+    """Through the report stage: scores files as the evaluate stage writes them."""
+    from benchmark_fixtures import tiny_config
+
+    from ropg.benchmark import BenchmarkConfig
+    from ropg.benchmark.context import RunContext
+    from ropg.benchmark.stages.report import results_table
+    from ropg.lamp import get_task
+    from ropg.utils.io import atomic_write_json
+
+    config = BenchmarkConfig.from_dict(tiny_config(tmp_path))
+    ctx = RunContext(config, show_progress=False)
+    llm = config.llms[0]
+    golds, _ = movie_tag_values(3, None, 0.0)
+    ratings = [str(r) for r in np.random.default_rng(4).integers(1, 6, 300)]
+    quality = {"none": 0.1, "bm25": 0.7, "recency": 0.1, "rrf": 0.1}  # bm25 beats the others
+    for name, right in quality.items():
+        lamp2 = movie_tag_values(5 + len(name), golds, right)[1]
+        rng = np.random.default_rng(len(name))
+        lamp3 = [gold if rng.random() < right else str(rng.integers(1, 6)) for gold in ratings]
+        for task, task_golds, preds in [("LaMP-2", golds, lamp2), ("LaMP-3", ratings, lamp3)]:
+            values = get_task(task).per_example(task_golds, preds)
+            path = ctx.scores_path(llm.name, task, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(
+                path,
+                {
+                    "metrics": get_task(task).evaluate(task_golds, preds),
+                    "per_example": {k: [float(v) for v in vs] for k, vs in values.items()},
+                },
+            )
+    result, pvalues, _ = results_table(ctx, llm)
+    markdown = render_results(result)
+    for task, metric in [("LaMP-2", "F1"), ("LaMP-3", "RMSE"), ("LaMP-2", "Acc")]:
+        bm25 = cells_of(markdown, task, metric)[1]
+        assert bm25.endswith("<sup>acd</sup>"), (task, metric, bm25)  # none, recency, rrf
+    assert pvalues["LaMP-3"]["RMSE"]["bm25"]["none"] < 0.05
+    assert "paired randomization test (9,999 resamples) for F1, RMSE" in markdown

@@ -1,4 +1,4 @@
-"""Official metric edge cases (LAMP_SPEC section 5), feedback scores and significance tests."""
+"""Official metric edge cases (docs/lamp-fidelity.md: Metrics), feedback scores and significance tests."""
 
 from __future__ import annotations
 
@@ -164,3 +164,89 @@ def test_paired_t_test_and_task_significance():
     assert p < 1e-6
     with pytest.raises(LampError, match="per-example metric"):
         significance("LaMP-4", ["a"], ["a"], ["b"], metric="bleu")
+
+
+# -- a paired test per metric: McNemar, t-test, randomization (F1, RMSE) -------------------------
+def movie_tags(seed: int, n: int, right: float, golds=None):
+    """``n`` LaMP-2 golds and predictions that are right with probability ``right`` (else a
+    random tag or, now and then, a non-label)."""
+    labels = get_task("LaMP-2").metric.labels
+    rng = np.random.default_rng(seed)
+    golds = golds or [labels[i] for i in rng.integers(0, len(labels), n)]
+    preds = [
+        g if rng.random() < right else ("nonsense" if rng.random() < 0.1 else rng.choice(labels))
+        for g in golds
+    ]
+    return golds, preds
+
+
+def test_per_example_label_indices_recompute_macro_f1():
+    from ropg.lamp.stats import compare
+
+    task = get_task("LaMP-2")
+    golds, better = movie_tags(0, 300, 0.6)
+    _, worse = movie_tags(1, 300, 0.3, golds)
+    a, b = task.per_example(golds, better), task.per_example(golds, worse)
+    assert set(a) == {"accuracy", "gold_label", "pred_label"}
+    assert a["pred_label"].min() == -1  # "nonsense" is no label
+    official = task.evaluate(golds, better)["f1"] - task.evaluate(golds, worse)["f1"]
+    assert compare("f1", a, b).difference == pytest.approx(official)  # all 15 labels occur
+    errors = get_task("LaMP-3").per_example(["1", "5", "3"], ["2", "5", "5"])["MAE"]
+    rmse = get_task("LaMP-3").evaluate(["1", "5", "3"], ["2", "5", "5"])["RMSE"]
+    assert compare("RMSE", errors, np.zeros(3)).difference == pytest.approx(rmse)
+
+
+@pytest.mark.parametrize("metric", ["f1", "RMSE"])
+def test_randomization_test_separates_better_from_identical_systems(metric):
+    from ropg.lamp.stats import compare, metric_p_value, paired_test_label
+
+    if metric == "f1":
+        task = get_task("LaMP-2")
+        golds, better = movie_tags(2, 400, 0.55)
+        _, worse = movie_tags(3, 400, 0.25, golds)
+        a, b = task.per_example(golds, better), task.per_example(golds, worse)
+    else:
+        rng = np.random.default_rng(4)
+        a, b = np.abs(rng.normal(0, 0.6, 400)), np.abs(rng.normal(0, 1.0, 400))
+    assert "randomization" in paired_test_label(metric)
+    clear = compare(metric, a, b)
+    assert clear.p_value < 0.001 and (clear.difference > 0) == (metric == "f1")
+    assert metric_p_value(metric, a, a) == 1.0
+    assert metric_p_value(metric, a, b) == metric_p_value(metric, a, b)  # seeded
+    assert metric_p_value(metric, b, a) == clear.p_value  # two-sided: symmetric
+
+
+def test_randomization_test_is_scipy_s_exact_permutation_test_on_small_samples():
+    from scipy.stats import permutation_test
+
+    from ropg.lamp.stats import metric_p_value
+
+    rng = np.random.default_rng(5)
+    a, b = np.abs(rng.normal(0, 1, 11)), np.abs(rng.normal(0.4, 1, 11))
+
+    def rmse_difference(x, y, axis=-1):
+        return np.sqrt(np.mean(x**2, axis=axis)) - np.sqrt(np.mean(y**2, axis=axis))
+
+    expected = permutation_test(
+        (a, b), rmse_difference, permutation_type="samples", vectorized=True
+    ).pvalue  # 2**11 swaps <= 9,999 resamples: exact, as ours
+    assert metric_p_value("RMSE", a, b) == pytest.approx(expected)
+    # randomized (more examples than exact enumeration allows): close to scipy's estimate
+    a, b = np.abs(rng.normal(0, 1, 200)), np.abs(rng.normal(0.15, 1, 200))
+    estimate = permutation_test(
+        (a, b), rmse_difference, permutation_type="samples", vectorized=True, n_resamples=9999,
+        random_state=0,
+    ).pvalue  # fmt: skip
+    assert metric_p_value("RMSE", a, b) == pytest.approx(estimate, abs=0.02)
+
+
+def test_f1_test_needs_the_label_indices():
+    from ropg.lamp.stats import has_inputs, metric_p_value
+
+    values = get_task("LaMP-1").per_example(["[1]", "[2]"], ["[1]", "[1]"])
+    assert has_inputs("f1", values) and not has_inputs("f1", {"accuracy": [1.0, 0.0]})
+    assert not has_inputs("f1", [1.0, 0.0])  # one array cannot hold gold and predicted labels
+    with pytest.raises(LampError, match="gold_label"):
+        metric_p_value("f1", {"accuracy": [1.0]}, {"accuracy": [0.0]})
+    golds, preds = movie_tags(6, 200, 0.6)
+    assert significance("LaMP-2", golds, preds, ["comedy"] * 200, metric="f1") < 0.001

@@ -217,3 +217,21 @@ def test_cli_bad_feedback_exits_2_with_one_line(setup, tmp_path, capsys):
     assert str(bad) in err and "record 3" in err and "field 'retrievers'" in err
     assert main(["--task", "LaMP-2"]) == 2
     assert "mode must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "first"),
+        ({"reference_compat": True}, "none"),
+        ({"reference_compat": True, "global_attention": "first"}, "first"),
+    ],
+)
+def test_trainer_builds_the_selector_with_the_resolved_global_attention(
+    setup, tmp_path, overrides, expected
+):
+    from ropg.selection.trainer import SelectorTrainer
+
+    trainer = SelectorTrainer(make_config(setup, tmp_path / "out", **overrides))
+    model, _, collator = trainer.build()
+    assert model.settings.global_attention == collator.settings.global_attention == expected

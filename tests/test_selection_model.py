@@ -82,23 +82,63 @@ def longformer_selector():
     return SelectorModel(LongformerModel(config), settings), tokenizer
 
 
-def test_longformer_gets_global_attention_on_the_first_token(longformer_selector, monkeypatch):
-    model, tokenizer = longformer_selector
-    assert model._global
-    seen = {}
+def spied_scores(model, tokenizer, monkeypatch, records):
+    """The selector's scores of ``records`` and the global attention masks its encoder got."""
+    seen = []
     forward = model.encoder.forward
 
     def spy(*args, **kwargs):
-        seen["global"] = kwargs.get("global_attention_mask")
+        seen.append(kwargs.get("global_attention_mask"))
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(model.encoder, "forward", spy)
     with single_torch_thread():
-        scores = score_records(
-            model, [record(), record(5)], SelectorCollator(tokenizer, model.settings)
+        scores = score_records(model, records, SelectorCollator(tokenizer, model.settings))
+    monkeypatch.undo()
+    return scores, seen
+
+
+def test_longformer_gets_global_attention_on_the_first_token(longformer_selector, monkeypatch):
+    model, tokenizer = longformer_selector
+    assert model.settings.global_attention == "first"  # the default
+    scores, seen = spied_scores(model, tokenizer, monkeypatch, [record(), record(5)])
+    assert scores.shape == (2, 2) and seen
+    for mask in seen:
+        assert mask[:, 0].eq(1).all() and mask[:, 1:].eq(0).all()
+
+
+def test_global_attention_none_passes_no_mask_as_the_reference(longformer_selector, monkeypatch):
+    from dataclasses import replace
+
+    first, tokenizer = longformer_selector
+    settings = replace(first.settings, global_attention="none")
+    none = SelectorModel(first.encoder, settings)
+    none.head.load_state_dict(first.head.state_dict())
+    records = [record(), record(30)]  # 30 words: longer than the attention window of 8
+    scores, seen = spied_scores(none, tokenizer, monkeypatch, records)
+    assert seen and all(mask is None for mask in seen)
+    with_global, _ = spied_scores(first, tokenizer, monkeypatch, records)
+    assert not torch.allclose(torch.tensor(scores), torch.tensor(with_global), atol=1e-4)
+    with pytest.raises(LampError, match="global_attention must be one of"):
+        SelectorSettings("pre", POOL, global_attention="all")
+    assert SelectorSettings("pre", POOL, global_attention=False).global_attention == "none"
+
+
+def test_selector_config_global_attention_follows_reference_compat():
+    from ropg.selection.config import SelectorConfig
+
+    def config(**values):
+        return SelectorConfig.from_dict(
+            {"mode": "pre", "task": "LaMP-2", "train_feedback": ["f"], "output_dir": "o", **values}
         )
-    assert scores.shape == (2, 2)
-    assert seen["global"][:, 0].eq(1).all() and seen["global"][:, 1:].eq(0).all()
+
+    assert config().global_attention_mode == "first"  # auto, the default
+    assert config(reference_compat=True).global_attention_mode == "none"
+    assert config(reference_compat=True, global_attention="first").global_attention_mode == "first"
+    assert config(global_attention="none").global_attention_mode == "none"
+    assert config(global_attention=True).global_attention_mode == "first"  # configs of old
+    with pytest.raises(LampError, match="global_attention must be one of"):
+        config(global_attention="every")
 
 
 def test_saved_selector_loads_with_its_pool_and_scores_the_same(longformer_selector, tmp_path):

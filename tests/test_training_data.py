@@ -109,7 +109,7 @@ def break_record(records, problem: str):
         ("index", "candidate index 999 is out of range for a profile of"),
         ("item_id", "feedback made for other data"),
         ("count", "has 3 candidates, expected 4"),
-        ("score", "score must be a finite number"),
+        ("score", r"candidates\[0\]\.score'?: expected a number"),
     ],
 )
 def test_record_problems_name_file_record_and_field(split, tmp_path, problem, message):
@@ -144,11 +144,13 @@ def test_reference_compat_pads_short_profiles(tmp_path):
     masked = load(lamp3, [path])
     padded = load(lamp3, [path], reference_compat=True)
     assert len(padded) == len(lamp3) > len(masked)  # even empty profiles stay, all padding
-    assert reference_pad_feedback(get_task("LaMP-3")) == 1.0
-    assert reference_pad_feedback(get_task("LaMP-2")) == 0.0
+    assert reference_pad_feedback(get_task("LaMP-3"), "2") == 3.0  # raw max(|y-1|, |y-5|)
+    assert reference_pad_feedback(get_task("LaMP-2"), "comedy") == 0.0
     short = next(e for e in padded if 0 < e.real < 4)
     assert len(short.documents) == 4 and short.documents[short.real :] == ("",) * (4 - short.real)
-    assert short.feedback[short.real :] == (1.0,) * (4 - short.real)
+    gold = float(lamp3[short.id].gold)
+    worst = max(abs(gold - 1), abs(gold - 5))
+    assert short.feedback[short.real :] == (worst,) * (4 - short.real)
     assert short.indices[short.real :] == (-1,) * (4 - short.real)
 
 

@@ -1,4 +1,4 @@
-"""Official LaMP metrics (LAMP_SPEC section 5) and per-example feedback scores (section 6).
+"""Official LaMP metrics and per-example feedback scores (docs/lamp-fidelity.md: Metrics).
 
 Three metric families (a task holds one as ``task.metric``):
 
@@ -48,7 +48,7 @@ class TaskMetric(Protocol):
         """The official metrics under their official keys."""
 
     def example_score(self, gold: str, pred: Any) -> float:
-        """Per-example feedback score in which higher is better (LAMP_SPEC section 6)."""
+        """Per-example feedback score in which higher is better (docs/lamp-fidelity.md)."""
 
 
 def _check_lengths(golds: Sequence[Any], preds: Sequence[Any]) -> None:
@@ -88,9 +88,15 @@ class ClassificationMetric:
         return gold_ids, pred_ids
 
     def per_example(self, golds: Sequence[str], preds: Sequence[Any]) -> dict[str, np.ndarray]:
+        """``accuracy`` (1.0/0.0), and the label indices ``gold_label``/``pred_label`` (-1: not
+        a label) from which macro-F1 is recomputed by its significance test."""
         _check_lengths(golds, preds)
         gold_ids, pred_ids = self._indices(golds, preds)
-        return {"accuracy": (gold_ids == pred_ids).astype(np.float64)}
+        return {
+            "accuracy": (gold_ids == pred_ids).astype(np.float64),
+            "gold_label": gold_ids.astype(np.float64),
+            "pred_label": pred_ids.astype(np.float64),
+        }
 
     def evaluate(
         self, golds: Sequence[str], preds: Sequence[Any], aggregate: str = "mean", seed: int = 0

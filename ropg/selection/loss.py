@@ -2,7 +2,7 @@
 
 Inputs (``(B, P)`` for ``B`` inputs and a pool of ``P`` retrievers): ``scores``, the selector's
 score of each retriever's text (with grad), and ``feedback``, the score of each retriever's
-LLM output (LaMP-3: the normalized score, LAMP_SPEC section 6). With a temperature ``T``
+LLM output (LaMP-3: the normalized score, docs/lamp-fidelity.md). With a temperature ``T``
 (paper eqs. 7-9)::
 
     p_t(r|x) = softmax_r(feedback(r) / T)         target

@@ -1,6 +1,6 @@
 """The RSPG selector: an encoder and a linear head giving one score per (input, retriever).
 
-For each input, every retriever of the pool contributes one text (LAMP_SPEC section 6):
+For each input, every retriever of the pool contributes one text (docs/lamp-fidelity.md):
 
 - ``pre``: the retriever's prompt, lowercased;
 - ``post``: the lowercased prompt, the separator (the tokenizer's ``sep_token``, ``</s>`` for
@@ -9,10 +9,11 @@ For each input, every retriever of the pool contributes one text (LAMP_SPEC sect
 Texts are right-truncated to ``max_length`` tokens; with ``keep_output`` (default) a long Post
 prompt is first cut so that the separator and the output still fit (the reference truncates
 plainly, which drops the output of a long prompt). The encoder reads each text (Longformer-style
-models with global attention on the first token), the pooled vector (``auto``: the model's
-``pooler_output`` when it has one, as the reference uses, else the first token; or ``cls`` /
-``mean``) goes through ``Linear(hidden, 1)``, and the ``P`` scores of an input are compared with
-a softmax. Any pool size and order: the pool's names are saved with the checkpoint
+models with the global attention of ``global_attention``: ``first``, on the first token, or
+``none``, as the reference; :data:`GLOBAL_ATTENTION_MASKS`), the pooled vector (``auto``: the
+model's ``pooler_output`` when it has one, as the reference uses, else the first token; or
+``cls`` / ``mean``) goes through ``Linear(hidden, 1)``, and the ``P`` scores of an input are
+compared with a softmax. Any pool size and order: the pool's names are saved with the checkpoint
 (``rspg_selector.json``), next to the encoder (``save_pretrained``), its tokenizer and the head
 (``selector_head.safetensors``).
 """
@@ -40,6 +41,22 @@ HEAD_FILE = "selector_head.safetensors"
 FORMAT_VERSION = 1
 
 
+def first_token_global(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Global attention on the first token of every text (Longformer's choice for
+    classification: the pooled token attends to, and is attended by, the whole input)."""
+    global_mask = torch.zeros_like(attention_mask)
+    global_mask[:, 0] = 1
+    return global_mask
+
+
+# global_attention setting -> the encoder's global_attention_mask (None: none is passed, as in
+# the reference, so Longformer uses its sliding window only)
+GLOBAL_ATTENTION_MASKS: dict[str, Callable[[torch.Tensor], torch.Tensor] | None] = {
+    "first": first_token_global,
+    "none": None,
+}
+
+
 @dataclass
 class SelectorSettings:
     """How texts are built and pooled; saved as ``rspg_selector.json`` with the checkpoint."""
@@ -48,7 +65,7 @@ class SelectorSettings:
     pool: list[str]
     max_length: int = 1024
     pooling: str = "auto"
-    global_attention: bool = True
+    global_attention: str = "first"
     lowercase: bool = True
     separator: str | None = None
     keep_output: bool = True
@@ -60,6 +77,13 @@ class SelectorSettings:
             raise UserError(f"selector mode must be one of {MODES}, got {self.mode!r}")
         if self.pooling not in POOLINGS:
             raise UserError(f"selector pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if isinstance(self.global_attention, bool):  # selectors saved when it was a bool
+            self.global_attention = "first" if self.global_attention else "none"
+        if self.global_attention not in GLOBAL_ATTENTION_MASKS:
+            raise UserError(
+                f"selector global_attention must be one of {tuple(GLOBAL_ATTENTION_MASKS)}, "
+                f"got {self.global_attention!r}"
+            )
         if len(self.pool) < 2 or len(set(self.pool)) != len(self.pool):
             raise UserError(f"a selector needs 2+ distinct retrievers, got {self.pool}")
 
@@ -87,17 +111,18 @@ class SelectorModel(torch.nn.Module):
         self.settings = settings
         self.head = torch.nn.Linear(int(encoder.config.hidden_size), 1)
         parameters = inspect.signature(encoder.forward).parameters
-        self._global = settings.global_attention and "global_attention_mask" in parameters
+        takes_global = "global_attention_mask" in parameters
+        self._global_mask = (
+            GLOBAL_ATTENTION_MASKS[settings.global_attention] if takes_global else None
+        )
 
     def gradient_checkpointing_enable(self) -> None:
         self.encoder.gradient_checkpointing_enable()
 
     def _scores(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         extra = {}
-        if self._global:
-            global_mask = torch.zeros_like(attention_mask)
-            global_mask[:, 0] = 1
-            extra["global_attention_mask"] = global_mask
+        if self._global_mask is not None:
+            extra["global_attention_mask"] = self._global_mask(attention_mask)
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra)
         hidden = output[0]
         pooler = getattr(output, "pooler_output", None)

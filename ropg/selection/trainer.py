@@ -59,7 +59,7 @@ class SelectorTrainer(EpochTrainer):
         pool = list(pool_names(self.train_records))
         settings = SelectorSettings(
             mode=config.mode, pool=pool, max_length=config.max_length, pooling=config.pooling,
-            global_attention=config.global_attention, lowercase=config.lowercase,
+            global_attention=config.global_attention_mode, lowercase=config.lowercase,
             separator=config.separator, keep_output=config.keep_output, task=self.task.name,
         )  # fmt: skip
         model, self.tokenizer = build_selector(config.model, settings, config.trust_remote_code)

@@ -2,9 +2,10 @@
 
 Built from defaults, then a YAML file (``--config``), then ``--key value`` flags; the resolved
 config is saved as ``train_config.yaml`` in the output directory, and that file is itself a
-valid ``--config`` to repeat the run. Defaults follow the paper / reference code (LAMP_SPEC
-section 6): Contriever, mean pooling, dot product, 512 tokens, Adam lr 1e-5, 5% linear warmup,
-clip 1.0, temperature 1.0, effective batch 64, 10 epochs, 16 candidates, dates in documents.
+valid ``--config`` to repeat the run. Defaults follow the paper / reference code
+(docs/lamp-fidelity.md): Contriever, mean pooling, dot product, 512 tokens, Adam lr 1e-5, 5%
+linear warmup, clip 1.0, temperature 1.0, effective batch 64, 10 epochs, 16 candidates, dates
+in documents.
 The shared settings (data files, model, optimization, output) and the YAML/flag machinery live in
 :class:`~ropg.training.run_config.TrainRunConfig`.
 """
@@ -60,7 +61,9 @@ class RopgTrainConfig(TrainRunConfig):
     reference_compat: bool = field(
         default=False,
         metadata=field_help(
-            "reproduce the reference code: KD double softmax, '' padding candidates"
+            "reproduce the reference code: KD double softmax; short lists padded with '' "
+            "candidates whose target keeps the reference's initial value (0; LaMP-3: the raw "
+            "worst error), the RL reward of padding without baseline"
         ),
     )
     # -- evaluation -------------------------------------------------------------------------

@@ -9,20 +9,22 @@ the file, the example and the field.
 
 Short profiles give fewer than ``l`` candidates; those slots are *masked* in the losses. The
 LaMP reference instead pads them with empty-string documents that the retriever scores like
-real ones, with a padding feedback value (:func:`reference_pad_feedback`); with
-``reference_compat`` that is reproduced here.
+real ones, and never writes their targets, so they keep the target tensor's initial value
+(:func:`reference_pad_feedback`); with ``reference_compat`` that is reproduced here: the
+padding's feedback is that raw value, and the collator marks the slots (``padding``) so that
+the RL loss uses it as the reward as it is (no baseline subtracted), as the reference does.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ropg.errors import DataError, UserError
+from ropg.feedback.records import CandidateEntry, read_candidate_record
 from ropg.lamp.data import LampSplit
 from ropg.lamp.tasks import Task, get_task
 
@@ -52,14 +54,28 @@ class CandidateExample:
     real: int
 
 
-def reference_pad_feedback(task: Task) -> float:
-    """The feedback the LaMP reference gives its empty-string padding candidates.
+def reference_pad_feedback(task: Task, gold: Any) -> float:
+    """The target the LaMP reference leaves on an empty-string padding candidate.
 
-    The reference scores padding as if the LLM had produced the gold: the best value of the
-    metric. That is 1.0 for LaMP-3's normalized score (zero error), so for LaMP-3 padding looks
-    like the most useful candidate; for the other tasks the padding scores 0.0.
+    The reference (``ROPG/trainers/trainer.py``, the ``gold_scores`` initialization) builds the
+    target tensor of a batch and writes only the real candidates' entries; padding keeps the
+    initial value. For a higher-is-better feedback metric (accuracy, ROUGE-1: LaMP-1/2, 4-7)
+    the tensor starts at zeros: 0.0. For LaMP-3 (MAE, lower is better) every entry of a row
+    starts at the *raw* worst error ``max(|y - 1|, |y - 5|)`` of its gold ``y`` (2 to 4), above
+    every real normalized target in [0, 1]. The same value is the KD target logit (before
+    ``softmax(target / T)``) and the RL reward (no baseline subtracted).
+
+    Raises:
+        UserError: the LaMP-3 gold is not a number.
     """
-    return 1.0 if task.name == "LaMP-3" else 0.0
+    metric = task.metric
+    if metric.higher_is_better[metric.keys[0]]:
+        return 0.0
+    try:
+        rating = float(str(gold).strip())
+    except ValueError:
+        raise UserError(f"{task.name}: gold rating {gold!r} is not a number") from None
+    return max(abs(rating - 1), abs(rating - 5))
 
 
 def read_candidate_feedback(
@@ -136,46 +152,27 @@ def check_header(path: Path, header: Mapping[str, Any], task: Task, candidates: 
         )
 
 
-def _score(path: Path, record_id: str, position: int, entry: Mapping[str, Any]) -> float:
-    value = entry.get("score")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DataError(
-            path,
-            f"score must be a finite number, got {value!r}",
-            record_id=record_id,
-            field=f"candidates[{position}].score",
-        )
-    return float(value)
-
-
 def _candidate_index(
-    path: Path, record_id: str, position: int, entry: Any, profile: Sequence[Mapping[str, Any]]
+    path: Path, record_id: str, position: int, entry: CandidateEntry, profile: Sequence[Any]
 ) -> int:
     where = {"record_id": record_id, "field": f"candidates[{position}]"}
-    if not isinstance(entry, Mapping):
-        raise DataError(path, "a candidate must be an object", **where)
-    index = entry.get("index")
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise DataError(path, f"index must be an integer, got {index!r}", **where)
-    if not 0 <= index < len(profile):
+    if not 0 <= entry.index < len(profile):
         raise DataError(
             path,
-            f"candidate index {index} is out of range for a profile of {len(profile)} items "
-            "(feedback made for other data?)",
+            f"candidate index {entry.index} is out of range for a profile of {len(profile)} "
+            "items (feedback made for other data?)",
             **where,
         )
-    item_id = entry.get("item_id")
-    if item_id is not None and str(item_id) != str(profile[index].get("id")):
+    if str(entry.item_id) != str(profile[entry.index].get("id")):
         raise DataError(
             path,
-            f"candidate is item {item_id!r} but profile[{index}] is item "
-            f"{profile[index].get('id')!r} (feedback made for other data?)",
+            f"candidate is item {entry.item_id!r} but profile[{entry.index}] is item "
+            f"{profile[entry.index].get('id')!r} (feedback made for other data?)",
             **where,
         )
-    rank = entry.get("rank", position)
-    if rank != position:
-        raise DataError(path, f"rank {rank!r} at position {position}", **where)
-    return index
+    if entry.rank != position:
+        raise DataError(path, f"rank {entry.rank!r} at position {position}", **where)
+    return entry.index
 
 
 def build_example(
@@ -191,9 +188,7 @@ def build_example(
     reference_compat: bool = False,
 ) -> CandidateExample:
     """Check one feedback record against its example and build the training example."""
-    entries = record.get("candidates")
-    if not isinstance(entries, list):
-        raise DataError(path, "missing or not a list", record_id=example.id, field="candidates")
+    entries = read_candidate_record(record, path, None).candidates
     expected = min(available, len(example.profile))
     if len(entries) != expected:
         raise DataError(
@@ -210,14 +205,14 @@ def build_example(
         raise DataError(
             path, "a profile item appears twice", record_id=example.id, field="candidates"
         )
-    scores = [_score(path, example.id, i, e) for i, e in enumerate(entries)]
+    scores = [entry.score for entry in entries]
     indices, scores = indices[:candidates], scores[:candidates]
     documents = [task.document(example.profile[i], use_date) for i in indices]
     real = len(indices)
     if reference_compat and real < candidates:
         pad = candidates - real
         documents += [""] * pad
-        scores += [reference_pad_feedback(task)] * pad
+        scores += [reference_pad_feedback(task, example.gold)] * pad
         indices += [-1] * pad
     query = task.query_fn(example.input)
     return CandidateExample(
@@ -310,7 +305,9 @@ class CandidateCollator:
     Output keys: ``query_input_ids``/``query_attention_mask`` ``(B, Tq)``,
     ``doc_input_ids``/``doc_attention_mask`` ``(N, Td)`` for the ``N`` candidate documents of
     the batch, ``doc_rows``/``doc_cols`` ``(N,)`` (their slot), ``feedback`` ``(B, L)`` float,
-    ``mask`` ``(B, L)`` bool and ``positions`` ``(B,)`` (example positions in the split).
+    ``mask`` ``(B, L)`` bool, ``padding`` ``(B, L)`` bool (the reference's empty-string
+    padding candidates of ``reference_compat``, all False otherwise) and ``positions`` ``(B,)``
+    (example positions in the split).
     """
 
     def __init__(self, tokenizer: Any, max_length: int, slots: int) -> None:
@@ -334,11 +331,15 @@ class CandidateCollator:
         batch, slots = len(items), self.slots
         feedback = torch.zeros((batch, slots), dtype=torch.float32)
         mask = torch.zeros((batch, slots), dtype=torch.bool)
+        padding = torch.zeros((batch, slots), dtype=torch.bool)
         texts, rows, cols = [], [], []
         for row, item in enumerate(items):
             count = min(len(item.documents), slots)
             feedback[row, :count] = torch.tensor(item.feedback[:count], dtype=torch.float32)
             mask[row, :count] = True
+            padding[row, :count] = torch.tensor(
+                [i < 0 for i in item.indices[:count]], dtype=torch.bool
+            )
             texts.extend(item.documents[:count])
             rows.extend([row] * count)
             cols.extend(range(count))
@@ -350,6 +351,7 @@ class CandidateCollator:
             "doc_cols": torch.tensor(cols, dtype=torch.long),
             "feedback": feedback,
             "mask": mask,
+            "padding": padding,
             "positions": torch.tensor([item.position for item in items], dtype=torch.long),
         }
         if texts:

@@ -115,6 +115,7 @@ class RopgTrainer(EpochTrainer):
             samples=config.rl_samples,
             baseline=config.rl_baseline,
             seeds=[example_seed(config.seed, epoch, p) for p in batch["positions"].tolist()],
+            padding=batch["padding"],
         )
         return out.loss, {"reward": out.reward, "sampled_feedback": out.sampled_feedback}
 

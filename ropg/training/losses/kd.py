@@ -4,7 +4,7 @@ Inputs (all ``(B, L)`` for ``B`` examples and ``L`` candidate slots):
 
 - ``scores``: the retriever's scores ``R_theta(q, d)`` of each candidate (float, with grad);
 - ``feedback``: ``EVAL(y, M(phi_p(x, [d])))``, the score of the LLM's output when the candidate
-  is the only item in the prompt (LaMP-3: the normalized score, see LAMP_SPEC section 6);
+  is the only item in the prompt (LaMP-3: the normalized score; docs/lamp-fidelity.md);
 - ``mask``: ``True`` for real candidates, ``False`` for empty slots of short profiles (None:
   all real). Masked slots get ``-inf`` logits and zero teacher mass; their values are ignored.
 
@@ -24,7 +24,11 @@ applies a second softmax::
     loss = 1/|B| * sum_x  - sum_d p_t(d|x) * log softmax_d(p_s(d|x))
 
 Its gradients are much flatter (the inputs of the second softmax lie in [0, 1]); kept only to
-reproduce the published numbers. ``kl`` is always the true KL divergence, for logging.
+reproduce the published numbers. ``kl`` is always the true KL divergence, for logging. Under
+``reference_compat`` the batch also holds the reference's empty-string padding candidates as
+unmasked slots whose feedback is the reference's never-written target (0, LaMP-3: the raw
+worst error; :func:`ropg.training.data.reference_pad_feedback`), so the teacher is
+``softmax(target / T)`` over real and padding candidates alike, as in the reference.
 """
 
 from __future__ import annotations

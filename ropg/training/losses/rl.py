@@ -27,6 +27,11 @@ with one of these baselines (``baseline=``):
 
 Examples without any real candidate are left out of the mean. ``reward`` in the output is the
 mean reward of the drawn samples (detached), for logging.
+
+``padding`` (``(B, L)`` bool, optional) marks the LaMP reference's empty-string padding
+candidates (``reference_compat``, :func:`ropg.training.data.reference_pad_feedback`): the
+reference never writes their targets, so a drawn padding candidate's reward is its feedback
+value *as it is* (0, or LaMP-3's raw worst error), whatever the baseline.
 """
 
 from __future__ import annotations
@@ -36,7 +41,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ropg.training.losses.common import check_inputs, masked_log_softmax, nonempty_rows
+from ropg.training.losses.common import (
+    check_inputs,
+    full_mask,
+    masked_log_softmax,
+    nonempty_rows,
+)
 
 BASELINES = ("auto", "initial", "leave_one_out", "none")
 
@@ -112,6 +122,7 @@ def reinforce_loss(
     sampled: torch.Tensor | None = None,
     seeds: Sequence[int] | None = None,
     generator: torch.Generator | None = None,
+    padding: torch.Tensor | None = None,
 ) -> RLOutput:
     """The ROPG-RL loss of one batch (see the module docstring).
 
@@ -122,6 +133,8 @@ def reinforce_loss(
             :func:`sample_candidates`: each example's draw is then independent of its batch).
         generator: the ``torch.Generator`` used to draw when ``sampled`` and ``seeds`` are
             None.
+        padding: ``(B, L)`` bool, the reference's padding slots: their reward is their
+            feedback, no baseline subtracted (see the module docstring).
     """
     mask = check_inputs(scores, feedback, mask, temperature)
     if sampled is not None:
@@ -135,8 +148,9 @@ def reinforce_loss(
     sampled = sampled.to(scores.device)
     if not bool(mask.gather(1, sampled)[mask.any(dim=-1)].all()):
         raise ValueError("a sampled index points at a masked (empty) candidate slot")
-    scores, feedback, sampled, mask = nonempty_rows(
-        scores, feedback.to(scores.dtype), sampled, mask=mask
+    padding = torch.zeros_like(mask) if padding is None else full_mask(scores, padding)
+    scores, feedback, sampled, padding, mask = nonempty_rows(
+        scores, feedback.to(scores.dtype), sampled, padding, mask=mask
     )
     if scores.shape[0] == 0:
         zero = scores.sum() * 0.0
@@ -152,5 +166,7 @@ def reinforce_loss(
         reward = chosen_feedback - others / (samples - 1)
     else:
         reward = chosen_feedback
+    # the reference's padding targets are never written: the raw value, no baseline
+    reward = torch.where(padding.gather(1, sampled), chosen_feedback, reward)
     loss = -(chosen_log_p * reward).mean()
     return RLOutput(loss, reward.mean().detach(), chosen_feedback.mean().detach(), sampled)
