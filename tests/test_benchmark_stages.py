@@ -126,11 +126,14 @@ def test_unknown_stage_is_refused(tmp_path, capsys) -> None:
 def planned(values: dict) -> dict[str, dict[str, dict]]:
     """``{stage: {unit key: spec}}`` of every stage, planned without running anything."""
     from ropg.benchmark.context import RunContext
-    from ropg.benchmark.stages import STAGES
+    from ropg.benchmark.runner import plan_run
+    from ropg.benchmark.stages import all_stages
 
-    ctx = RunContext(BenchmarkConfig.from_dict(values), show_progress=False)
+    config = BenchmarkConfig.from_dict(values)
+    ctx = RunContext(config, show_progress=False)
     return {
-        name: {unit.key: unit.spec for unit in stage.plan(ctx)} for name, stage in STAGES.items()
+        stage.name: {unit.key: unit.spec for unit in units}
+        for stage, units in plan_run(ctx, all_stages(config.family_list()))
     }
 
 

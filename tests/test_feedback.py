@@ -86,7 +86,6 @@ def test_candidate_records(split, builder, tmp_path):
         split,
         candidates_planner(builder),
         generator,
-        None,
         out,
         HEADER,
         FeedbackRun(chunk_size=5, show_progress=False),
@@ -115,7 +114,6 @@ def test_pool_records(split, builder, tmp_path):
         split,
         PoolPlanner(pool, builder, k=2),
         CachedGenerator(TagReader(), tmp_path / "c.sqlite"),
-        None,
         out,
         HEADER,
         FeedbackRun(show_progress=False),
@@ -137,7 +135,6 @@ def test_crash_then_resume_gives_identical_file_without_regenerating(split, buil
         split,
         candidates_planner(builder),
         CachedGenerator(TagReader(), tmp_path / "ref.sqlite"),
-        None,
         reference,
         HEADER,
         FeedbackRun(chunk_size=3, show_progress=False),
@@ -150,7 +147,6 @@ def test_crash_then_resume_gives_identical_file_without_regenerating(split, buil
             split,
             candidates_planner(builder),
             CachedGenerator(crashing, cache),
-            None,
             out,
             HEADER,
             FeedbackRun(chunk_size=3, show_progress=False),
@@ -164,7 +160,6 @@ def test_crash_then_resume_gives_identical_file_without_regenerating(split, buil
         split,
         candidates_planner(builder),
         CachedGenerator(resumed, cache),
-        None,
         out,
         HEADER,
         FeedbackRun(chunk_size=3, show_progress=False),
@@ -177,16 +172,16 @@ def test_changed_settings_are_refused(split, builder, tmp_path):
     out = tmp_path / "fb.jsonl"
     run = FeedbackRun(show_progress=False)
     generator = CachedGenerator(TagReader(), tmp_path / "c.sqlite")
-    collect_feedback(split, candidates_planner(builder), generator, None, out, HEADER, run)
+    collect_feedback(split, candidates_planner(builder), generator, out, HEADER, run)
     with pytest.raises(LampDataError, match="different settings"):
         collect_feedback(
-            split, candidates_planner(builder, candidates=8), generator, None, out, HEADER, run
+            split, candidates_planner(builder, candidates=8), generator, out, HEADER, run
         )
     restart = FeedbackRun(show_progress=False, restart_on_mismatch=True)  # run_all's choice
     fresh = tmp_path / "fresh.jsonl"
     for path in (out, fresh):
         collect_feedback(
-            split, candidates_planner(builder, candidates=8), generator, None, path, HEADER, restart
+            split, candidates_planner(builder, candidates=8), generator, path, HEADER, restart
         )
     assert out.read_bytes() == fresh.read_bytes()  # started over, as a fresh run writes it
     test_split = LampSplit(
@@ -197,7 +192,6 @@ def test_changed_settings_are_refused(split, builder, tmp_path):
             test_split,
             candidates_planner(builder),
             generator,
-            None,
             tmp_path / "t.jsonl",
             HEADER,
             run,
@@ -211,7 +205,6 @@ def test_shards_merge_to_the_single_process_file(split, builder, tmp_path):
         split,
         candidates_planner(builder),
         CachedGenerator(TagReader(), cache),
-        None,
         single,
         HEADER,
         FeedbackRun(show_progress=False),
@@ -223,7 +216,6 @@ def test_shards_merge_to_the_single_process_file(split, builder, tmp_path):
             split,
             candidates_planner(builder),
             CachedGenerator(TagReader(), cache),
-            None,
             out,
             HEADER,
             FeedbackRun(shard_index=shard, num_shards=3, show_progress=False),
@@ -240,7 +232,6 @@ def test_merge_reports_gaps(split, builder, tmp_path):
         split,
         candidates_planner(builder),
         CachedGenerator(TagReader(), tmp_path / "c.sqlite"),
-        None,
         out,
         HEADER,
         FeedbackRun(shard_index=0, num_shards=2, show_progress=False),
@@ -268,7 +259,7 @@ def test_likelihood_signal_scores_gold_under_each_prompt(split, builder, tmp_pat
     )
     scorer = LikelihoodScorer()
     out = tmp_path / "likelihood.jsonl"
-    collect_feedback(split, planner, scorer, GenerationConfig(), out, HEADER)
+    collect_feedback(split, planner, scorer, out, HEADER)
     header, records = read_feedback(out)
     assert header["signal"] == "likelihood"
     expected = {}
@@ -282,9 +273,7 @@ def test_likelihood_signal_scores_gold_under_each_prompt(split, builder, tmp_pat
     assert len(scorer.generated) == sum(len(r["candidates"]) for r in records) > 0
     # the default signal's file has another header: resuming across signals is refused
     with pytest.raises(LampError):
-        collect_feedback(
-            split, candidates_planner(builder), TagReader(), GenerationConfig(), out, HEADER
-        )
+        collect_feedback(split, candidates_planner(builder), TagReader(), out, HEADER)
 
 
 def _by_id(records):
@@ -294,7 +283,7 @@ def _by_id(records):
 def test_unknown_signal_is_refused(split, builder, tmp_path):
     planner = CandidatePlanner(get_retriever("bm25"), "bm25", builder, signal="vibes")
     with pytest.raises(LampError, match="unknown feedback signal 'vibes'"):
-        collect_feedback(split, planner, TagReader(), GenerationConfig(), tmp_path / "x", HEADER)
+        collect_feedback(split, planner, TagReader(), tmp_path / "x", HEADER)
 
 
 def test_shards_finishing_together_merge_once(split, builder, tmp_path):
@@ -307,7 +296,6 @@ def test_shards_finishing_together_merge_once(split, builder, tmp_path):
             split,
             candidates_planner(builder),
             CachedGenerator(TagReader(), tmp_path / "c.sqlite"),
-            None,
             out,
             HEADER,
             FeedbackRun(shard_index=shard, num_shards=2, show_progress=False),

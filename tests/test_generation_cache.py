@@ -18,6 +18,7 @@ from generation_fixtures import (
     tiny_model_dir,
 )
 
+from ropg.cli.cache import cache_main, main
 from ropg.generation import (
     CachedGenerator,
     GenerationCache,
@@ -25,7 +26,6 @@ from ropg.generation import (
     GenerationError,
     default_cache_path,
 )
-from ropg.generation.cli import cache_main, main
 from ropg.generation.hf import HFGenerator
 
 

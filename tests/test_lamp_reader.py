@@ -1,7 +1,7 @@
 """The retrieval-only reader (``reader:profile``), driven by real task prompts.
 
-Every prompt here is built by ``get_task(...).prompt`` with a real tokenizer, so a change of
-any prompt format breaks these tests rather than silently breaking the reader.
+Every prompt here is built by ``get_task(...).prompt`` with a real tokenizer; the reader
+reads the items the prompt carries (as the prompt shows them), never the rendered text.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pytest
 from lamp_inputs import INPUTS, profile_items
 
 from ropg.generation import CachedGenerator, GenerationConfig, GenerationError, get_generator
-from ropg.generation.reader import ProfileReader, parse_prompt, reader_tasks
 from ropg.generation.words import WordTokenizer
 from ropg.lamp import get_task
+from ropg.lamp.prompts import TaskPrompt
+from ropg.lamp.reader import ProfileReader, reader_input, reader_tasks
 from ropg.lamp.tasks import MOVIE_TAGS, NEWS_CATEGORIES
 
 ALL_TASKS = ["LaMP-1", "LaMP-2", "LaMP-2-old", "LaMP-3", "LaMP-4", "LaMP-5", "LaMP-6", "LaMP-7"]
@@ -49,33 +50,47 @@ def with_values(task: str, field: str, values: list[str]) -> list[dict]:
 
 @pytest.mark.parametrize("task", ALL_TASKS)
 @pytest.mark.parametrize("count", [0, 1, 3])
-def test_detects_the_task_and_recovers_every_item(task: str, count: int, tokenizer) -> None:
+def test_prompts_carry_their_task_input_and_items(task: str, count: int, tokenizer) -> None:
     items = profile_items(task, count)
-    parsed = parse_prompt(prompt(task, items, tokenizer))
-    assert parsed.task == task
-    if task == "LaMP-7":  # the reader never needs LaMP-7 items
-        return
-    assert len(parsed.values) == count
-    if count and task in ("LaMP-2", "LaMP-2-old", "LaMP-3", "LaMP-4", "LaMP-5", "LaMP-6"):
-        field = {"LaMP-2": "tag", "LaMP-2-old": "category", "LaMP-3": "score"}.get(task, "title")
-        assert list(parsed.values) == [item[field] for item in items]
+    built = prompt(task, items, tokenizer)
+    assert isinstance(built, TaskPrompt) and isinstance(built, str)
+    read = reader_input(built)
+    assert (read.task.name, read.input) == (task, INPUTS[task])
+    assert len(read.items) == count
+    label_field = {"LaMP-2": "tag", "LaMP-2-old": "category", "LaMP-3": "score"}.get(task)
+    if count and label_field:  # label fields are never truncated
+        assert [item[label_field] for item in read.items] == [item[label_field] for item in items]
+    for shown in read.items:  # each item as the prompt shows it (its text field truncated)
+        rendered = get_task(task).template.item.format(**shown)
+        assert rendered in built
 
 
-@pytest.mark.parametrize("task", ["LaMP-3", "LaMP-4", "LaMP-5", "LaMP-6", "LaMP-7"])
-def test_recovers_the_input_after_the_items(task: str, tokenizer) -> None:
-    parsed = parse_prompt(prompt(task, profile_items(task, 2), tokenizer))
-    assert parsed.input == INPUTS[task]
+def test_items_are_read_as_shown_after_truncation(t5_tokenizer) -> None:
+    items = profile_items("LaMP-4", 2)
+    items[0]["text"] = " ".join(["news"] * 400)
+    built = prompt("LaMP-4", items, t5_tokenizer, max_length=64)
+    shown = reader_input(built).items
+    assert len(shown[0]["text"].split()) < 400 and shown[0]["title"] == items[0]["title"]
 
 
-def test_lamp1_recovers_titles_input_and_references(tokenizer) -> None:
-    items = with_values("LaMP-1", "title", ["deep language model", "space robot city"])
-    parsed = parse_prompt(prompt("LaMP-1", items, tokenizer))
-    assert parsed.input == INPUTS["LaMP-1"]
-    assert parsed.references == ("deep language model", "space robot city")
-    assert [value.lower().strip() for value in parsed.values] == [
-        "deep language model",
-        "space robot city",
-    ]
+def test_a_plain_string_is_a_bare_input_of_its_task() -> None:
+    read = reader_input(INPUTS["LaMP-3"])
+    assert read.task.name == "LaMP-3" and read.items == ()
+    assert ProfileReader().answer(INPUTS["LaMP-3"]) == "3"
+
+
+def test_a_rendered_prompt_as_plain_text_is_refused(tokenizer) -> None:
+    built = prompt("LaMP-2", profile_items("LaMP-2", 2), tokenizer)
+    with pytest.raises(GenerationError, match="rendered prompt with retrieved items"):
+        ProfileReader().answer(str(built))
+
+
+def test_task_prompts_survive_pickling(tokenizer) -> None:
+    import pickle
+
+    built = prompt("LaMP-2", profile_items("LaMP-2", 2), tokenizer)
+    copy = pickle.loads(pickle.dumps(built))
+    assert copy == built and copy.items == built.items and copy.task == "LaMP-2"
 
 
 @pytest.mark.parametrize(

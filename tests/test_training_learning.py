@@ -187,7 +187,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             split,
             planner,
             generator,
-            None,
             out,
             header,
             FeedbackRun(chunk_size=64, show_progress=False),

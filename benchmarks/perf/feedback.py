@@ -121,7 +121,6 @@ def ropg_way(
         split,
         planner,
         CachedGenerator(generator, cache),
-        config,
         out,
         {"benchmark": True},
         FeedbackRun(chunk_size=64, show_progress=False),

@@ -1,5 +1,6 @@
-"""LaMP benchmark runs: ``benchmarks/run_all.py`` composes ranking, generation, evaluation,
-ROPG training and RSPG selection for LaMP-1..7 and writes the paper-style tables.
+"""LaMP benchmark runs: ``benchmarks/run_all.py`` composes the run's method families (by
+default the pool baselines, ROPG training and RSPG selection) for LaMP-1..7 and writes the
+paper-style tables; a new method is a family (:mod:`ropg.benchmark.family`).
 
 From Python::
 
@@ -23,26 +24,28 @@ from ropg.benchmark.config import BenchmarkConfig
 __all__ = ["BenchmarkConfig", "run_benchmark", "select_stages"]
 
 
-def select_stages(config: BenchmarkConfig, names: Sequence[str] | None = None) -> list[Any]:
-    """The stages to run, in pipeline order: ``names`` (or ``config.stages``, or all)."""
-    from ropg.benchmark.stages import STAGES
+def select_stages(config: BenchmarkConfig, names: Sequence[str] | None = None) -> list[str] | None:
+    """The names of the stages to run (``names``, or ``config.stages``; None: all), checked."""
+    from ropg.benchmark.stages import all_stages
     from ropg.errors import UserError
 
     chosen = list(names) if names else config.stages
     if not chosen:
-        return list(STAGES.values())
-    unknown = [name for name in chosen if name not in STAGES]
+        return None
+    known = [stage.name for stage in all_stages(config.family_list())]
+    unknown = [name for name in chosen if name not in known]
     if unknown:
-        raise UserError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
-    return [stage for name, stage in STAGES.items() if name in chosen]
+        raise UserError(f"unknown stage(s) {unknown}; stages: {', '.join(known)}")
+    return chosen
 
 
 def run_benchmark(
     config: BenchmarkConfig, stages: Sequence[str] | None = None, show_progress: bool = True
 ) -> list[Any]:
-    """Run (or resume) a benchmark; returns one report per stage (units run / skipped)."""
+    """Run (or resume) a benchmark; returns one report per stage run (units run / skipped)."""
     from ropg.benchmark.context import RunContext
     from ropg.benchmark.runner import run_stages
+    from ropg.benchmark.stages import all_stages
 
     if config.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -51,4 +54,5 @@ def run_benchmark(
     ctx = RunContext(config, show_progress=show_progress)
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     config.save(ctx.run_dir / "config.yaml")
-    return run_stages(ctx, selected, show_progress=show_progress)
+    stages_of_run = all_stages(config.family_list())
+    return run_stages(ctx, stages_of_run, selected, show_progress=show_progress)

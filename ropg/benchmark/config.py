@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ropg.benchmark.family import DEFAULT_FAMILIES, MethodFamily, family_class
 from ropg.errors import UserError
 from ropg.lamp.metrics import AGGREGATES
-from ropg.utils.config import known_settings, parse_scalar
+from ropg.utils.config import apply_override, known_settings
 
-STAGE_GROUPS = ("baselines", "ropg", "rspg")
-ROPG_METHODS = ("kd", "rl")
-RSPG_MODES = ("pre", "post")
+__all__ = ["BenchmarkConfig", "LLMEntry", "RetrieverEntry", "apply_override", "names_list"]
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _section(cls: type, value: Any, where: str) -> dict[str, Any]:
     return known_settings(cls, _mapping(value, where), where)
 
 
-def _names(value: Any, where: str, allowed: Sequence[str] | None = None) -> list[str]:
+def names_list(value: Any, where: str, allowed: Sequence[str] | None = None) -> list[str]:
     """A list of names (a comma-separated string is accepted), each in ``allowed`` if given."""
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
@@ -88,10 +87,10 @@ class LLMEntry:
         options: generator options (``dtype``, ``device_map``, ...).
         generation: :class:`~ropg.generation.GenerationConfig` fields.
         prompt_tokenizer: tokenizer for prompt budgets (default: the generator's own).
-        max_length: prompt budget in tokens (LAMP_SPEC section 4).
+        max_length: prompt budget in tokens (docs/lamp-fidelity.md: Prompts).
         build: build this model on the fly (``smoke-t5``, see :mod:`ropg.benchmark.smoke`).
         smoke: a smoke run: numbers say the pipeline works, not how good anything is.
-        methods: which method groups to run for this LLM (baselines, ropg, rspg).
+        methods: which method families to run for this LLM (default: every family of the run).
     """
 
     name: str
@@ -103,73 +102,15 @@ class LLMEntry:
     max_length: int = 512
     build: str | None = None
     smoke: bool = False
-    methods: list[str] = field(default_factory=lambda: list(STAGE_GROUPS))
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
         self.options = _mapping(self.options, f"llm {self.name}: options")
         self.generation = _mapping(self.generation, f"llm {self.name}: generation")
-        self.methods = _names(self.methods, f"llm {self.name}: methods", STAGE_GROUPS)
+        self.methods = names_list(self.methods, f"llm {self.name}: methods")
         if "/" in self.name or not self.name:
             raise UserError(f"llm name {self.name!r} must be non-empty without '/'")
-
-
-@dataclass
-class RopgSection:
-    """ROPG training (LAMP_SPEC section 6).
-
-    Attributes:
-        methods: ``kd`` and/or ``rl``.
-        initial: the pool retriever whose ranking gives the candidates.
-        model: the encoder to start from (default: the initial retriever's ``model``).
-        configs: per method, a ``ropg-train`` YAML (relative to this config's directory).
-        overrides: training settings applied on top (``epochs``, ``max_length``, ...).
-        use_date: documents with dates, in training and when ranking with the trained model.
-        rerank: rank only the initial retriever's first ``rerank`` items with the trained
-            model (None: the whole profile, as in the paper); a speed knob for small machines.
-        dev_feedback: also collect candidates feedback on the eval split, for the trainer's
-            per-epoch dev figures (costs ``candidates`` generations per eval input).
-        labels: column headers per method.
-    """
-
-    methods: list[str] = field(default_factory=lambda: list(ROPG_METHODS))
-    initial: str = "contriever"
-    model: str | None = None
-    configs: dict[str, str] = field(default_factory=dict)
-    overrides: dict[str, Any] = field(default_factory=dict)
-    use_date: bool = True
-    rerank: int | None = None
-    dev_feedback: bool = True
-    labels: dict[str, str] = field(default_factory=lambda: {"kd": "ROPG-KD", "rl": "ROPG-RL"})
-
-    def __post_init__(self) -> None:
-        self.methods = _names(self.methods, "ropg.methods", ROPG_METHODS)
-
-
-@dataclass
-class RspgSection:
-    """RSPG selector training and selection (LAMP_SPEC section 6).
-
-    Attributes:
-        modes: ``pre`` and/or ``post``.
-        pool: the retrievers the selector chooses from (pool and ROPG names, e.g. ``ropg-kd``).
-        config: a ``rspg-train`` YAML (relative to this config's directory).
-        overrides: selector settings applied on top (``model``, ``epochs``, ...).
-        qpp: QPP baselines shown in the success-rate table.
-        labels: column headers per mode.
-    """
-
-    modes: list[str] = field(default_factory=lambda: list(RSPG_MODES))
-    pool: list[str] = field(default_factory=list)
-    config: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    qpp: list[str] = field(default_factory=lambda: ["wig", "nqc", "sigma_max", "sigma_x"])
-    labels: dict[str, str] = field(default_factory=lambda: {"pre": "RSPG-Pre", "post": "RSPG-Post"})
-
-    def __post_init__(self) -> None:
-        self.modes = _names(self.modes, "rspg.modes", RSPG_MODES)
-        self.pool = _names(self.pool, "rspg.pool")
-        self.qpp = _names(self.qpp, "rspg.qpp")
 
 
 @dataclass
@@ -194,10 +135,13 @@ class BenchmarkConfig:
         seed: seed of the bootstrap and of training.
         query_fallback: ``error`` or ``input`` for inputs without a query marker.
         offline: never contact the Hugging Face Hub (sets ``HF_HUB_OFFLINE=1``).
-        llms, retrievers, ropg, rspg: the sections above.
-        base_dir: the config file's directory: ``ropg.configs`` and ``rspg.config`` are
-            resolved against it. Other relative paths (data, output_root, cache_dir) are
-            relative to the working directory.
+        llms, retrievers: the sections above.
+        families: the method families of the run, in table order (built-in names,
+            ``module:Class`` paths or ``ropg.families`` entry points); each family's settings
+            are the config section named after it (``ropg:``, ``rspg:``, ...).
+        base_dir: the config file's directory: files a family section names (``ropg.configs``,
+            ``rspg.config``) are resolved against it. Other relative paths (data,
+            output_root, cache_dir) are relative to the working directory.
     """
 
     name: str = "run"
@@ -219,24 +163,44 @@ class BenchmarkConfig:
     offline: bool = False
     llms: list[LLMEntry] = field(default_factory=list)
     retrievers: dict[str, RetrieverEntry] = field(default_factory=dict)
-    ropg: RopgSection = field(default_factory=RopgSection)
-    rspg: RspgSection = field(default_factory=RspgSection)
+    families: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
     base_dir: str = "."
+    sections: dict[str, MethodFamily] = field(default_factory=dict, repr=False)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".") -> Any:
         """Build and validate from a (YAML) mapping; every problem is a UserError."""
+        values = dict(_mapping(values, "config"))
+        specs = names_list(values.pop("families", DEFAULT_FAMILIES), "families")
+        families: dict[str, MethodFamily] = {}
+        for spec in specs:
+            family = family_class(spec)
+            if family.name in families:
+                raise UserError(f"families: {family.name!r} is listed twice")
+            families[family.name] = family(family.parse_settings(values.pop(family.name, None),
+                                                                 family.name))  # fmt: skip
+        from ropg.benchmark.family import family_names
+
+        field_names = {item.name for item in dataclasses.fields(cls)}
+        for key in values:
+            if key not in field_names and key in family_names():
+                raise UserError(
+                    f"config: {key!r} is the section of the {key} family, which is not in "
+                    f"families {specs}; add it there or remove the section"
+                )
         values = _section(cls, values, "config")
+        values.pop("sections", None)
         llms = values.pop("llms", None) or []
         if not isinstance(llms, list):
             raise UserError("config: llms must be a list")
         retrievers = _mapping(values.pop("retrievers", None), "retrievers")
         try:
-            values["llms"] = [
-                LLMEntry(**_section(LLMEntry, entry, f"llms[{index}]"))
-                for index, entry in enumerate(llms)
-            ]
+            entries = [_section(LLMEntry, entry, f"llms[{index}]") for index, entry in
+                       enumerate(llms)]  # fmt: skip
+            for entry in entries:
+                entry.setdefault("methods", list(families))
+            values["llms"] = [LLMEntry(**entry) for entry in entries]
             values["retrievers"] = {
                 str(name): RetrieverEntry(
                     name=str(name),
@@ -244,17 +208,32 @@ class BenchmarkConfig:
                 )
                 for name, entry in retrievers.items()
             }
-            values["ropg"] = RopgSection(**_section(RopgSection, values.get("ropg"), "ropg"))
-            values["rspg"] = RspgSection(**_section(RspgSection, values.get("rspg"), "rspg"))
         except TypeError as error:
             raise UserError(f"config: {error}") from None
         values.setdefault("base_dir", str(base_dir))
         if values.get("stages") is not None:
-            values["stages"] = _names(values["stages"], "stages")
-        values["tasks"] = _names(values.get("tasks", cls().tasks), "tasks")
-        config = cls(**values)
+            values["stages"] = names_list(values["stages"], "stages")
+        values["tasks"] = names_list(values.get("tasks", cls().tasks), "tasks")
+        config = cls(**values, families=specs, sections=families)
         config.validate()
         return config
+
+    def __getattr__(self, name: str) -> Any:
+        """A family's section by the family's name (``config.ropg.initial``)."""
+        sections = self.__dict__.get("sections") or {}
+        if name in sections:
+            return sections[name].settings
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def family(self, name: str) -> MethodFamily:
+        """The family instance ``name`` of this run (its ``settings`` are its section)."""
+        if name not in self.sections:
+            raise UserError(f"the run has no {name!r} family (families: {self.families})")
+        return self.sections[name]
+
+    def family_list(self) -> list[MethodFamily]:
+        """The run's families, in table order."""
+        return list(self.sections.values())
 
     @classmethod
     def load(
@@ -282,6 +261,13 @@ class BenchmarkConfig:
             raise UserError(f"config: LLM names must be unique, got {names}")
         if not self.retrievers:
             raise UserError("config: give the baseline pool under 'retrievers'")
+        for llm in self.llms:
+            unknown = [name for name in llm.methods if name not in self.sections]
+            if unknown:
+                raise UserError(
+                    f"llm {llm.name}: methods {unknown} are not families of this run "
+                    f"(families: {list(self.sections)})"
+                )
         checks = [
             (self.k >= 1, "k must be >= 1"),
             (self.candidates >= 2, "candidates must be >= 2"),
@@ -291,27 +277,11 @@ class BenchmarkConfig:
             (self.query_fallback in ("error", "input"), "query_fallback: error or input"),
             (bool(self.name) and "/" not in self.name, "name must be non-empty without '/'"),
         ]
-        uses_ropg = any("ropg" in llm.methods for llm in self.llms) and self.ropg.methods
-        if uses_ropg:
-            checks.append(
-                (
-                    self.ropg.initial in self.retrievers,
-                    f"ropg.initial {self.ropg.initial!r} is not in retrievers",
-                )
-            )
-        rerank = self.ropg.rerank
-        checks.append(
-            (
-                rerank is None or 1 <= rerank <= max(self.k, self.candidates),
-                "ropg.rerank must be between 1 and max(k, candidates) (the stored ranking depth)",
-            )
-        )
-        known = set(self.retrievers) | {f"ropg-{m}" for m in self.ropg.methods}
-        unknown = [name for name in self.rspg.pool if name not in known]
-        checks.append((not unknown, f"rspg.pool names unknown retrievers {unknown}"))
         for ok, message in checks:
             if not ok:
                 raise UserError(f"config: {message}")
+        for family in self.sections.values():
+            family.validate(self)
 
     # -- helpers ----------------------------------------------------------------------------
     def path(self, value: str | os.PathLike[str]) -> Path:
@@ -325,9 +295,20 @@ class BenchmarkConfig:
         return root / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        for retriever in values["retrievers"].values():
-            retriever.pop("name")
+        values = {
+            item.name: copy.deepcopy(getattr(self, item.name))
+            for item in dataclasses.fields(self)
+            if item.name != "sections"
+        }
+        values["llms"] = [dataclasses.asdict(llm) for llm in self.llms]
+        values["retrievers"] = {
+            name: {k: v for k, v in dataclasses.asdict(entry).items() if k != "name"}
+            for name, entry in self.retrievers.items()
+        }
+        for name, family in self.sections.items():
+            section = family.settings_dict()
+            if section is not None:
+                values[name] = section
         return values
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -338,34 +319,3 @@ class BenchmarkConfig:
 
         with atomic_open(path) as stream:
             yaml.safe_dump(self.to_dict(), stream, sort_keys=False, allow_unicode=True)
-
-
-def apply_override(values: dict[str, Any], override: str) -> None:
-    """Set ``values[a][b][...] = parsed VALUE`` for ``"a.b...=VALUE"`` (list indices allowed)."""
-    key, separator, text = override.partition("=")
-    if not separator or not key.strip():
-        raise UserError(f"override {override!r} must be KEY=VALUE (e.g. limit=10)")
-    value = parse_scalar(text)
-    parts = key.strip().split(".")
-    target: Any = values
-    for position, part in enumerate(parts[:-1]):
-        nxt = parts[position + 1]
-        if isinstance(target, list):
-            target = target[_index(target, part, key)]
-            continue
-        if part not in target or target[part] is None:
-            target[part] = [] if nxt.isdigit() else {}
-        target = target[part]
-    last = parts[-1]
-    if isinstance(target, list):
-        target[_index(target, last, key)] = value
-    elif isinstance(target, dict):
-        target[last] = copy.deepcopy(value)
-    else:
-        raise UserError(f"override {override!r}: {'.'.join(parts[:-1])} is not a mapping")
-
-
-def _index(target: list[Any], part: str, key: str) -> int:
-    if not part.isdigit() or int(part) >= len(target):
-        raise UserError(f"override {key!r}: {part!r} is not an index of a {len(target)}-item list")
-    return int(part)

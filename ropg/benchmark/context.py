@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ropg.benchmark.artifacts import Artifacts
 from ropg.benchmark.config import BenchmarkConfig, LLMEntry, RetrieverEntry
 from ropg.benchmark.smoke import build_model, default_build_root, resolve_model
 from ropg.errors import DataError, UserError
@@ -31,9 +32,6 @@ from ropg.retrievers.base import BatchRetriever, Ranking, RetrievalQuery
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
-
-DENSE_RETRIEVERS = frozenset({"dense", "contriever"})
-QUIET_BACKENDS = frozenset({"hf", "vllm", "openai", "openai-chat", "reader"})
 
 
 def method_file(name: str) -> str:
@@ -124,9 +122,9 @@ class RunContext:
 
     config: BenchmarkConfig
     show_progress: bool = True
+    artifacts: Artifacts = field(default_factory=Artifacts)
     _splits: dict[tuple[str, str], LampSplit] = field(default_factory=dict)
-    _generators: dict[str, Any] = field(default_factory=dict)
-    _tokenizers: dict[str, Any] = field(default_factory=dict)
+    _endpoints: dict[str, Any] = field(default_factory=dict)
     _retrievers: dict[str, Any] = field(default_factory=dict)
     _data: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -180,15 +178,29 @@ class RunContext:
 
     # -- data -------------------------------------------------------------------------------
     def splits_for(self, llm: LLMEntry | None = None) -> list[str]:
-        """The eval split, and the train split when something learns from it."""
-        from ropg.benchmark.methods import runs
-
-        learners = [llm] if llm is not None else self.config.llms
-        learns = any(runs(self.config, e, g) for e in learners for g in ("ropg", "rspg"))
+        """The eval split, and the train split when a family learns from it (for ``llm``)."""
+        config = self.config
+        learners = [llm] if llm is not None else config.llms
+        learns = any(f.learns(config, e) for e in learners for f in config.family_list())
         splits = [self.config.eval_split]
         if learns and self.config.train_split != self.config.eval_split:
             splits.insert(0, self.config.train_split)
         return splits
+
+    def needed_rankings(self, split: str) -> set[str]:
+        """Pool retrievers whose stored rankings of ``split`` some family reads."""
+        config = self.config
+        return {name for f in config.family_list() for name in f.needs_rankings(config, split)}
+
+    def needed_outputs(self, llm: LLMEntry, split: str) -> set[str]:
+        """Retrievers whose k-item outputs of ``llm`` on ``split`` some family it runs reads."""
+        config = self.config
+        return {
+            name
+            for family in config.family_list()
+            if family.runs(config, llm)
+            for name in family.needs_outputs(config, llm, split)
+        }
 
     def split(self, task: str, split: str) -> LampSplit:
         """A loaded split, cut to ``limit`` examples (loaded once per run)."""
@@ -231,10 +243,12 @@ class RunContext:
     # -- retrievers -------------------------------------------------------------------------
     def retriever_options(self, entry: RetrieverEntry) -> dict[str, Any]:
         """Options with model aliases resolved and the embedding cache placed."""
+        from ropg.retrievers.registry import accepts_option
+
         options = dict(entry.options)
         if "model" in options:
             options["model"] = self.resolve_model(options["model"])
-        if entry.retriever in DENSE_RETRIEVERS:
+        if accepts_option(entry.retriever, "cache_dir"):  # dense retrievers: the embedding cache
             options.setdefault("cache_dir", self.embedding_cache())
         if entry.retriever == "rrf":
             options["retrievers"] = [
@@ -274,14 +288,6 @@ class RunContext:
         return self._retrievers[key]
 
     # -- generation -------------------------------------------------------------------------
-    def generation_config(self, llm: LLMEntry) -> Any:
-        from ropg.generation import GenerationConfig
-
-        try:
-            return GenerationConfig.from_dict(llm.generation)
-        except ValueError as error:
-            raise UserError(f"llm {llm.name}: generation: {error}") from None
-
     def llm_spec(self, llm: LLMEntry) -> str:
         """The generator spec, with a ``build`` model built (once) and put in place."""
         if llm.build is None:
@@ -289,40 +295,30 @@ class RunContext:
         directory = build_model(llm.build, self.run_dir / "models" / "llm" / llm.build)
         return llm.spec.replace("{model}", str(directory))
 
-    def generator(self, llm: LLMEntry) -> Any:
-        """The LLM behind the SQLite output cache (built once per run)."""
-        if llm.name not in self._generators:
-            from ropg.generation import CachedGenerator, get_generator
+    def endpoint(self, llm: LLMEntry) -> Any:
+        """The LLM as an :class:`~ropg.generation.endpoint.LLMEndpoint` (built once per run;
+        the model itself loads only when something is not in the cache)."""
+        if llm.name not in self._endpoints:
+            from ropg.generation.endpoint import EndpointConfig, LLMEndpoint
 
-            options = dict(llm.options)
-            if llm.spec.partition(":")[0] in QUIET_BACKENDS:  # stage bars show the progress
-                options.setdefault("show_progress", False)
-            generator = get_generator(
-                self.llm_spec(llm), config=self.generation_config(llm), **options
-            )
             root = self.cache_root
-            cache = None if root is None else root / "generations.sqlite"
-            self._generators[llm.name] = CachedGenerator(generator, cache, label=llm.name)
-        return self._generators[llm.name]
-
-    def prompt_tokenizer(self, llm: LLMEntry) -> Any:
-        """The tokenizer that budgets prompts: ``prompt_tokenizer`` or the generator's own."""
-        if llm.name not in self._tokenizers:
-            if llm.prompt_tokenizer:
-                from transformers import AutoTokenizer
-
-                tokenizer = AutoTokenizer.from_pretrained(self.resolve_model(llm.prompt_tokenizer))
-            else:
-                tokenizer = getattr(self.generator(llm).generator, "tokenizer", None)
-            if tokenizer is None:
-                raise UserError(
-                    f"llm {llm.name}: no tokenizer for prompt budgets; set prompt_tokenizer"
-                )
-            self._tokenizers[llm.name] = tokenizer
-        return self._tokenizers[llm.name]
+            config = EndpointConfig(
+                spec=self.llm_spec(llm),
+                options=dict(llm.options),
+                generation=dict(llm.generation),
+                max_length=llm.max_length,
+                prompt_tokenizer=(
+                    self.resolve_model(llm.prompt_tokenizer) if llm.prompt_tokenizer else None
+                ),
+                cache=None if root is None else root / "generations.sqlite",
+                label=llm.name,
+                show_progress=False,  # the stage bars show the progress
+            )
+            self._endpoints[llm.name] = LLMEndpoint(config)
+        return self._endpoints[llm.name]
 
     def feedback_header(self, llm: LLMEntry, split: LampSplit) -> dict[str, Any]:
         """The job header of a feedback file (as ``ropg-feedback`` writes it)."""
         from ropg.feedback.collect import feedback_header
 
-        return feedback_header(split, self.generator(llm), self.generation_config(llm))
+        return feedback_header(split, self.endpoint(llm))

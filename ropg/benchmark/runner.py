@@ -49,6 +49,11 @@ class Unit:
     run: Callable[[], dict[str, Any] | None]
     deps: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def ref(self) -> tuple[str, str]:
+        """``(stage, key)``: what a unit that reads this one's output lists in its deps."""
+        return (self.stage, self.key)
+
 
 @dataclass
 class Stage:
@@ -56,15 +61,15 @@ class Stage:
 
     Attributes:
         name: the stage name (``--stages`` and ``state/`` use it).
-        group: the method group it belongs to (``baselines``, ``ropg``, ``rspg``) or None.
         plan: ``plan(ctx) -> units``.
+        family: the method family it belongs to (None: a core stage such as the report).
         always: run every time (cheap, deterministic stages such as the report).
         description: one line for ``--list-stages``.
     """
 
     name: str
     plan: Callable[[Any], list[Unit]]
-    group: str | None = None
+    family: str | None = None
     always: bool = False
     description: str = ""
 
@@ -133,19 +138,35 @@ class StageReport:
     keys_run: list[str] = field(default_factory=list)
 
 
-def run_stages(ctx: Any, stages: Sequence[Stage], show_progress: bool = True) -> list[StageReport]:
-    """Run ``stages`` in order; units whose markers match are skipped."""
+def plan_run(ctx: Any, stages: Sequence[Stage]) -> list[tuple[Stage, list[Unit]]]:
+    """Plan every stage in order (planners publish the handles later planners read), so that
+    a run of some stages only still knows every unit's dependencies."""
+    return [(stage, stage.plan(ctx)) for stage in stages]
+
+
+def run_stages(
+    ctx: Any,
+    stages: Sequence[Stage],
+    selected: Sequence[str] | None = None,
+    show_progress: bool = True,
+) -> list[StageReport]:
+    """Plan every stage, then run the ``selected`` ones (all when None) in order; units whose
+    markers match are skipped."""
     from tqdm.auto import tqdm
 
     markers = Markers(ctx.run_dir / "state")
+    planned = [
+        (stage, units)
+        for stage, units in plan_run(ctx, stages)
+        if selected is None or stage.name in selected
+    ]
     reports = []
-    for number, stage in enumerate(stages, start=1):
+    for number, (stage, units) in enumerate(planned, start=1):
         started = time.perf_counter()
-        units = stage.plan(ctx)
         report = StageReport(stage.name)
         bar = tqdm(
             total=len(units),
-            desc=f"[{number}/{len(stages)}] {stage.name}",
+            desc=f"[{number}/{len(planned)}] {stage.name}",
             unit="unit",
             disable=not show_progress,
             leave=True,

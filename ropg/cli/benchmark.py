@@ -17,7 +17,8 @@ from ropg.cli.common import add_logging_flags, setup_logging, user_errors_exit_2
 
 logger = logging.getLogger(__name__)
 
-# glibc malloc churn costs torch on CPU up to half its speed (PERF_NOTES): 1.1-2.3x faster
+# glibc malloc churn costs torch on CPU up to half its speed: 1.1-2.3x faster with these
+# (docs/lamp-fidelity.md: Performance notes)
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 
 
@@ -61,14 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:  # stage summaries always; library chatter only with -v
         logging.getLogger("ropg.benchmark").setLevel(logging.INFO)
     from ropg.benchmark import BenchmarkConfig, run_benchmark
-    from ropg.benchmark.stages import STAGES
+    from ropg.benchmark.stages import all_stages
     from ropg.benchmark.stages.report import TABLE_FILE
 
-    if args.list_stages:
-        for stage in STAGES.values():
-            print(f"{stage.name:15} {stage.group or '':10} {stage.description}")
-        return 0
     started = time.perf_counter()
+    if args.list_stages:
+        families = BenchmarkConfig.load(args.config, args.overrides).family_list() if (
+            args.config) else default_families()  # fmt: skip
+        for stage in all_stages(families):
+            print(f"{stage.name:15} {stage.family or '':10} {stage.description}")
+        return 0
     config = BenchmarkConfig.load(args.config, args.overrides)
     stages = [name.strip() for name in args.stages.split(",")] if args.stages else None
     reports = run_benchmark(config, stages, show_progress=not args.no_progress)
@@ -83,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def default_families() -> list:
+    """The default families (for ``--list-stages`` without a config)."""
+    from ropg.benchmark.family import DEFAULT_FAMILIES, family_class
+
+    return [family_class(name)() for name in DEFAULT_FAMILIES]
 
 
 def console_main() -> int:

@@ -31,18 +31,9 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
 
 def parse_options(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     """``["k1=v", "k2=3"]`` -> ``{"k1": "v", "k2": 3}`` (values parsed as YAML scalars)."""
-    import yaml
+    from ropg.utils.config import parse_key_values
 
-    options: dict[str, Any] = {}
-    for pair in pairs or ():
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise UserError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        try:
-            options[key.strip()] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            raise UserError(f"{flag} {key.strip()}: cannot parse the value {value!r}") from None
-    return options
+    return parse_key_values(pairs, flag)
 
 
 def add_data_flags(parser: Any, default_split: str) -> None:

@@ -1,8 +1,16 @@
-"""Command lines built from a dataclass config: one ``--flag`` per field, YAML, ``--print-config``.
+"""Command lines built from a dataclass config: one ``--flag`` per field, YAML, overrides.
 
-Used by ``ropg-train`` and ``rspg-train``: every field of the config class is a flag
-(``--key value``, ``--key-name`` or ``--key_name``) that overrides the ``--config`` YAML file;
-defaults are suppressed so that only the flags given override it.
+Every ropg command builds its flags here from its config class, so they all read alike:
+
+- ``--config FILE.yaml``: the settings, as a YAML mapping;
+- ``--key value`` (also ``--key-name``/``--key_name``): one flag per field, overriding the file;
+  a list field takes several values, a bool field ``--flag`` alone means true, a mapping field
+  is repeated as ``--key NAME=VALUE``;
+- ``KEY=VALUE`` anywhere on the line: the same dotted overrides as ``benchmarks/run_all.py``
+  (``lr=2e-5``, ``retriever_options.batch_size=64``), applied last;
+- ``--print-config`` prints the resolved settings and exits; ``-v``/``-q`` set the logging.
+
+Defaults are suppressed, so only what is given overrides the file.
 """
 
 from __future__ import annotations
@@ -16,14 +24,11 @@ from typing import Any
 
 from ropg.cli.common import add_logging_flags, setup_logging
 
+OVERRIDES = "overrides"
 
-def build_config_parser(
-    prog: str, description: str, config_class: type[Any]
-) -> argparse.ArgumentParser:
-    """A parser with ``--config``, ``--print-config``, logging flags and one flag per field."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=description, argument_default=argparse.SUPPRESS
-    )
+
+def add_config_flags(parser: argparse.ArgumentParser, config_class: type[Any]) -> None:
+    """``--config``, ``--print-config``, one flag per field, ``KEY=VALUE`` overrides, logging."""
     parser.add_argument("--config", help="YAML file of settings (flags override it)")
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved settings and exit"
@@ -31,15 +36,24 @@ def build_config_parser(
     hints = typing.get_type_hints(config_class)
     defaults = config_class()
     for item in dataclasses.fields(config_class):
+        if not item.init or item.metadata.get("hidden"):
+            continue
         flags = [f"--{item.name.replace('_', '-')}"]
         if "_" in item.name:
             flags.append(f"--{item.name}")
+        flags += list(item.metadata.get("aliases", ()))
         default = getattr(defaults, item.name)
         text = f"{item.metadata.get('help', '')} (default: {default!r})".replace("%", "%%")
         annotation = hints[item.name]
-        if typing.get_origin(annotation) is list:
+        origin = typing.get_origin(annotation)
+        if origin is list:
             metavar = item.metadata.get("metavar", "PATH")
             parser.add_argument(*flags, dest=item.name, nargs="+", metavar=metavar, help=text)
+        elif origin is dict:
+            metavar = item.metadata.get("metavar", "KEY=VALUE")
+            parser.add_argument(
+                *flags, dest=item.name, action="append", metavar=metavar, help=text + "; repeat"
+            )
         elif annotation is bool:
             parser.add_argument(
                 *flags, dest=item.name, nargs="?", const="true", metavar="BOOL", help=text
@@ -52,7 +66,20 @@ def build_config_parser(
             )
         else:
             parser.add_argument(*flags, dest=item.name, metavar=item.name.upper(), help=text)
+    parser.add_argument(
+        OVERRIDES, nargs="*", metavar="KEY=VALUE", help="dotted overrides, applied last"
+    )
     add_logging_flags(parser)
+
+
+def build_config_parser(
+    prog: str, description: str, config_class: type[Any]
+) -> argparse.ArgumentParser:
+    """A parser with :func:`add_config_flags` for ``config_class``."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, argument_default=argparse.SUPPRESS
+    )
+    add_config_flags(parser, config_class)
     return parser
 
 
@@ -60,9 +87,9 @@ def parse_config(
     parser: argparse.ArgumentParser,
     argv: Sequence[str] | None,
     config_class: type[Any],
-    progress_loggers: Sequence[str],
+    progress_loggers: Sequence[str] = (),
 ) -> tuple[Any, bool, dict[str, Any]]:
-    """Parse ``argv``: ``(config, printed, extra)``.
+    """Parse ``argv`` (options and overrides in any order): ``(config, printed, extra)``.
 
     Sets up logging (``progress_loggers`` at INFO unless ``-q``/``-v`` is given); when
     ``--print-config`` is given the resolved config is printed as YAML and ``printed`` is True.
@@ -70,17 +97,32 @@ def parse_config(
     """
     import logging
 
-    args = vars(parser.parse_args(argv))
+    from ropg.utils.config import apply_override, parse_key_values, read_yaml
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = vars(parser.parse_intermixed_args(argv))
     verbose, quiet = args.pop("verbose", 0), args.pop("quiet", False)
     setup_logging(verbose, quiet)
-    if not quiet and not verbose:  # training progress is worth seeing by default
+    if not quiet and not verbose:  # progress is worth seeing by default
         for name in progress_loggers:
             logging.getLogger(name).setLevel(logging.INFO)
     config_path = args.pop("config", None)
     print_config = args.pop("print_config", False)
-    known = {item.name for item in dataclasses.fields(config_class)}
+    overrides = args.pop(OVERRIDES, None) or []
+    hints = typing.get_type_hints(config_class)
+    fields = {item.name: item for item in dataclasses.fields(config_class)}
+    known = set(fields)
     extra = {key: args.pop(key) for key in list(args) if key not in known}
-    config = config_class.load(config_path, args)
+    values: dict[str, Any] = dict(read_yaml(config_path)) if config_path else {}
+    for key, value in args.items():
+        if typing.get_origin(hints[key]) is dict:  # --key NAME=VALUE, repeated
+            flag = next(iter(fields[key].metadata.get("aliases", ())), None)
+            flag = flag or f"--{key.replace('_', '-')}"
+            value = {**dict(values.get(key) or {}), **parse_key_values(value, flag)}
+        values[key] = value
+    for override in overrides:
+        apply_override(values, override)
+    config = config_class.from_dict(values)
     if print_config:
         import yaml
 

@@ -15,57 +15,67 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from ropg.cli.common import add_logging_flags, setup_logging, user_errors_exit_2
+from ropg.cli.common import user_errors_exit_2
+from ropg.cli.config_flags import build_config_parser, parse_config
 from ropg.errors import DataError, UserError
 from ropg.lamp.data import parse_outputs, read_json
 from ropg.lamp.metrics import AGGREGATES
 from ropg.lamp.tasks import Task, get_task
+from ropg.utils.config import ConfigBase, field_help
 from ropg.utils.io import atomic_write_json
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ropg-eval", description="Official LaMP metrics of a predictions file."
+@dataclass
+class EvalConfig(ConfigBase):
+    """What ``ropg-eval`` scores (the reference's flag names are aliases)."""
+
+    SECTION: ClassVar[str] = "eval"
+
+    golds: str = field(
+        default="",
+        metadata=field_help(
+            "gold outputs JSON ({'task', 'golds': [{id, output}]})", aliases=("--golds_json",)
+        ),
     )
-    parser.add_argument(
-        "--golds",
-        "--golds_json",
-        dest="golds",
-        required=True,
-        help="gold outputs JSON ({'task', 'golds': [{id, output}]})",
+    preds: str = field(
+        default="",
+        metadata=field_help("predictions JSON in the same shape", aliases=("--preds_json",)),
     )
-    parser.add_argument(
-        "--preds",
-        "--preds_json",
-        dest="preds",
-        required=True,
-        help="predictions JSON in the same shape",
-    )
-    parser.add_argument(
-        "--task",
-        "--task_name",
-        dest="task",
+    task: str | None = field(
         default=None,
-        help="LaMP-1..LaMP-7 or LaMP_k (default: the golds file's task)",
+        metadata=field_help(
+            "LaMP-1..LaMP-7 or LaMP_k (default: the golds file's task)", aliases=("--task_name",)
+        ),
     )
-    parser.add_argument(
-        "--output_file",
-        "--output",
-        dest="output",
+    output: str | None = field(
         default=None,
-        help="write the metrics JSON here (atomically) instead of stdout",
+        metadata=field_help(
+            "write the metrics JSON here (atomically) instead of stdout",
+            aliases=("--output_file",),
+        ),
     )
-    parser.add_argument(
-        "--aggregate",
-        choices=AGGREGATES,
+    aggregate: str = field(
         default="mean",
-        help="ROUGE aggregation: plain mean (default) or the reference's bootstrap median",
+        metadata=field_help("ROUGE aggregation: plain mean or the reference's bootstrap median"),
     )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    add_logging_flags(parser)
-    return parser
+    seed: int = field(default=0, metadata=field_help("bootstrap seed"))
+
+    def checks(self) -> list[tuple[bool, str]]:
+        return [
+            (bool(self.golds), "give the golds file (--golds)"),
+            (bool(self.preds), "give the predictions file (--preds)"),
+            (self.aggregate in AGGREGATES, f"aggregate must be one of {AGGREGATES}"),
+        ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return build_config_parser(
+        "ropg-eval", "Official LaMP metrics of a predictions file.", EvalConfig
+    )
 
 
 def evaluate_files(
@@ -113,11 +123,12 @@ def evaluate_files(
 
 @user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose, args.quiet)
-    results = evaluate_files(args.golds, args.preds, args.task, args.aggregate, args.seed)
-    if args.output:
-        atomic_write_json(args.output, results)
+    config, printed, _ = parse_config(build_parser(), argv, EvalConfig)
+    if printed:
+        return 0
+    results = evaluate_files(config.golds, config.preds, config.task, config.aggregate, config.seed)
+    if config.output:
+        atomic_write_json(config.output, results)
     else:
         json.dump(results, sys.stdout, indent=2)
         sys.stdout.write("\n")

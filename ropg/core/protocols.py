@@ -28,9 +28,7 @@ class TaskLike(Protocol):
     def find_query(self, input_text: str) -> str | None:
         """The retrieval query of an input, or None when it has none."""
 
-    def documents(
-        self, profile: Sequence[Mapping[str, Any]], use_date: bool = False
-    ) -> list[str]:
+    def documents(self, profile: Sequence[Mapping[str, Any]], use_date: bool = False) -> list[str]:
         """The retrieval text of each profile item, in profile order."""
 
     def prompt(

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from ropg.core.protocols import SplitLike, TaskLike
 from ropg.errors import DataError, UserError
 from ropg.feedback.jsonl import HEADER_KEY, ResumableJsonl, dumps_record, read_feedback
-from ropg.lamp.data import LampSplit
-from ropg.lamp.tasks import Task
+from ropg.feedback.planners import Planner
 from ropg.utils.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -37,24 +38,31 @@ class FeedbackRun:
     restart_on_mismatch: bool = False  # a file of other settings: start over, not an error
 
 
-Signal = Callable[[Task, Any, Any, list[str], list[str]], tuple[list[Any], list[float]]]
+class Signal(Protocol):
+    """How a prompt's feedback is measured: ``(outputs, scores)`` for ``prompts``, scored
+    against ``golds`` by ``task``; ``llm`` is an :class:`~ropg.generation.endpoint.LLMEndpoint`
+    (or any object with ``generate(prompts)`` and, for likelihoods, ``score``)."""
+
+    def __call__(
+        self, task: TaskLike, llm: Any, prompts: list[str], golds: list[str]
+    ) -> tuple[list[Any], list[float]]: ...
 
 
 def generated_signal(
-    task: Task, generator: Any, config: Any, prompts: list[str], golds: list[str]
+    task: TaskLike, llm: Any, prompts: list[str], golds: list[str]
 ) -> tuple[list[Any], list[float]]:
     """The paper's signal: generate each prompt, score the output against the gold."""
-    outputs = generator.generate(prompts, config) if prompts else []
+    outputs = list(llm.generate(prompts)) if prompts else []
     return outputs, task.example_scores(golds, outputs)
 
 
 def likelihood_signal(
-    task: Task, generator: Any, config: Any, prompts: list[str], golds: list[str]
+    task: TaskLike, llm: Any, prompts: list[str], golds: list[str]
 ) -> tuple[list[Any], list[float]]:
     """A cheaper signal: ``log p(gold | prompt)``, one forward pass per prompt, no output."""
-    score = getattr(generator, "score", None)
+    score = getattr(llm, "score", None)
     if score is None:
-        raise UserError(f"the generator {generator!r} cannot score likelihoods")
+        raise UserError(f"the generator {llm!r} cannot score likelihoods")
     return [None] * len(prompts), (list(score(prompts, golds)) if prompts else [])
 
 
@@ -68,7 +76,7 @@ def resolve_signal(name: str) -> Signal:
     return SIGNALS[name]
 
 
-def feedback_header(split: LampSplit, generator: Any, config: Any) -> dict[str, Any]:
+def feedback_header(split: SplitLike, llm: Any) -> dict[str, Any]:
     """The job header of a feedback file (the planner adds its own settings).
 
     ``ropg-feedback`` and the benchmark stages both build it here: resuming compares it with
@@ -76,15 +84,16 @@ def feedback_header(split: LampSplit, generator: Any, config: Any) -> dict[str, 
 
     Args:
         split: the split the feedback is collected on.
-        generator: the generator (its ``identity`` names the LLM).
-        config: the generation config passed to ``generate``.
+        llm: the :class:`~ropg.generation.endpoint.LLMEndpoint` (or a generator): its
+            ``identity`` names the LLM, its decoding config is recorded.
     """
+    config = getattr(llm, "generation_config", None) or llm.config
     return {
         "task": split.task.name,
         "split": split.split,
         "examples": len(split),
         "questions": Path(split.questions_path or "").name,
-        "llm": generator.identity,
+        "llm": llm.identity,
         "generation": config.to_dict(),
     }
 
@@ -97,10 +106,9 @@ def shard_path(out: Path, shard_index: int, num_shards: int) -> Path:
 
 
 def collect_feedback(
-    split: LampSplit,
-    planner: Any,
-    generator: Any,
-    generation_config: Any,
+    split: SplitLike,
+    planner: Planner,
+    llm: Any,
     out: str | Path,
     header: dict[str, Any],
     run: FeedbackRun | None = None,
@@ -109,9 +117,9 @@ def collect_feedback(
 
     Args:
         split: a split with gold outputs.
-        planner: a :mod:`ropg.feedback.planners` planner (``plan`` and ``record``).
-        generator: anything with ``generate(prompts, config) -> outputs`` (use a cached one).
-        generation_config: passed to ``generate``.
+        planner: a :class:`~ropg.feedback.planners.Planner` (``header``, ``plan``, ``record``).
+        llm: an :class:`~ropg.generation.endpoint.LLMEndpoint`, or anything with
+            ``generate(prompts) -> outputs`` (a cached generator).
         out: the JSONL file.
         header: job description written as the first line (task, split, LLM identity, ...);
             an existing file with another header is refused.
@@ -142,7 +150,7 @@ def collect_feedback(
         plans = planner.plan(chunk)
         prompts = [request.prompt for plan in plans for request in plan]
         golds = [example.gold for example, plan in zip(chunk, plans) for _ in plan]
-        outputs, scores = signal(task, generator, generation_config, prompts, golds)
+        outputs, scores = signal(task, llm, prompts, golds)
         generated += len(prompts)
         records, position = [], 0
         for example, plan in zip(chunk, plans):
@@ -175,7 +183,7 @@ def _complete_lines(path: Path) -> int:
     return count
 
 
-def shards_complete(split: LampSplit, out: str | Path, num_shards: int) -> bool:
+def shards_complete(split: SplitLike, out: str | Path, num_shards: int) -> bool:
     """Whether every shard file exists and holds all of its examples.
 
     Only counts complete lines (the header, then one record per example); the merge that
@@ -193,23 +201,24 @@ def shards_complete(split: LampSplit, out: str | Path, num_shards: int) -> bool:
 
 @contextlib.contextmanager
 def _merge_lock(out: Path) -> Iterator[None]:
-    """An exclusive lock on ``OUT.merge.lock`` (released when the process ends, even if killed):
-    shards that finish at the same moment merge one after the other, not into each other."""
+    """An exclusive lock on the output's directory (released when the process ends, even if
+    killed): shards that finish at the same moment merge one after the other, not into each
+    other. Locking the directory itself leaves no lock file behind, whatever the timing."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no concurrent shards to guard against here
         yield
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_name(out.name + ".merge.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    descriptor = os.open(out.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing the descriptor releases the lock
 
 
-def merge_shards(split: LampSplit, out: str | Path, num_shards: int) -> Path:
+def merge_shards(split: SplitLike, out: str | Path, num_shards: int) -> Path:
     """Merge shard files into ``out`` in split order; checks there are no gaps or duplicates.
 
     Safe to call from every shard at once: under a lock, the first merges and removes the
@@ -221,11 +230,10 @@ def merge_shards(split: LampSplit, out: str | Path, num_shards: int) -> Path:
         if out.exists() and not any(path.exists() for path in paths):
             return out  # another shard merged them
         _merge(split, out, paths)
-    out.with_name(out.name + ".merge.lock").unlink(missing_ok=True)
     return out
 
 
-def _merge(split: LampSplit, out: Path, paths: list[Path]) -> None:
+def _merge(split: SplitLike, out: Path, paths: list[Path]) -> None:
     header: dict[str, Any] | None = None
     by_id: dict[str, dict[str, Any]] = {}
     for path in paths:

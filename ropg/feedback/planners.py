@@ -1,67 +1,91 @@
 """What to generate per example: ROPG candidates (one-item prompts) or the RSPG pool.
 
-A planner turns a chunk of examples into generation requests (prompts) and turns the
-generated outputs back into one JSONL record per example.
-
-Record formats (one JSON object per line after the header line):
-
-``candidates`` (ROPG training signal)::
-
-    {"id": "q1", "user_id": "u1", "gold": "comedy",
-     "candidates": [{"rank": 0, "index": 7, "item_id": "p7", "retrieval_score": 12.3,
-                     "output": "comedy", "score": 1.0}, ...]}    # l entries, fewer if short
-
-With ``signal="likelihood"`` the score is ``log p(gold | prompt)`` and ``output`` is null.
-
-``pool`` (RSPG training signal)::
-
-    {"id": "q1", "user_id": "u1", "gold": "comedy",
-     "retrievers": {"bm25": {"indices": [7, 2, 9, 1], "item_ids": ["p7", ...],
-                             "retrieval_scores": [...], "prompt": "...",
-                             "output": "comedy", "score": 1.0}, ...}}
+A :class:`Planner` turns a chunk of examples into generation requests (prompts) and turns the
+generated outputs back into one JSONL record per example (the schema is in
+:mod:`ropg.feedback.records`). Planners take an optional *query builder* (how an example
+becomes a retrieval query: by default the task's query, e.g. the text after ``review:``), so
+a step can search with other text, e.g. an earlier step's output (:mod:`ropg.feedback.steps`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ropg.lamp.data import Example
-from ropg.lamp.tasks import Task
+from ropg.core.protocols import ExampleLike, TaskLike
+from ropg.feedback.records import CandidateEntry, CandidateRecord, PoolRecord, Ranked, RankedOutput
 from ropg.retrievers.base import Ranking, RetrievalQuery
+
+QueryBuilder = Callable[[ExampleLike], str]
+"""An example's retrieval query text (the default: the task's query, or the whole input)."""
 
 
 @dataclass
 class Request:
-    """One prompt to generate, with what the record needs to know about it."""
+    """One prompt to generate, with what the record needs to know about it (``info``: a
+    candidate's ``rank, index, item_id, retrieval_score``; a pool entry's ``indices,
+    item_ids, retrieval_scores``)."""
 
     prompt: str
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class Planner(Protocol):
+    """What the collector (:func:`ropg.feedback.collect_feedback`) runs.
+
+    ``header`` gives the settings that decide the records (resuming compares them); ``plan``
+    gives each example's requests; ``record`` turns one example's outputs and scores into its
+    JSON record. A planner may set ``signal`` (``generate``, the default, or ``likelihood``).
+    """
+
+    def header(self) -> dict[str, Any]: ...
+
+    def plan(self, examples: Sequence[Any]) -> list[list[Request]]: ...
+
+    def record(
+        self,
+        example: Any,
+        requests: Sequence[Request],
+        outputs: Sequence[Any],
+        scores: Sequence[float],
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
 class PromptBuilder:
     """Builds a task prompt from ranked profile indices with one tokenizer and budget."""
 
-    task: Task
+    task: TaskLike
     tokenizer: Any
     max_length: int = 512
 
-    def __call__(self, example: Example, indices: Sequence[int]) -> str:
+    def __call__(self, example: ExampleLike, indices: Sequence[int]) -> str:
         items = [example.profile[i] for i in indices]
         return self.task.prompt(example.input, items, self.tokenizer, self.max_length)
 
 
-def make_queries(task: Task, examples: Sequence[Example], use_date: bool) -> list[RetrievalQuery]:
-    """Retrieval queries for examples (the whole input stands in when a query has no marker)."""
+def make_queries(
+    task: TaskLike,
+    examples: Sequence[ExampleLike],
+    use_date: bool,
+    query: QueryBuilder | None = None,
+) -> list[RetrievalQuery]:
+    """Retrieval queries for examples: ``query(example)`` when given, else the task's query
+    (the whole input stands in when an input has no query marker)."""
     from ropg.retrievers.pipeline import build_queries
 
-    return build_queries(examples, task, use_date=use_date, query_fallback="input")
+    queries = build_queries(examples, task, use_date=use_date, query_fallback="input")
+    if query is None:
+        return queries
+    return [
+        RetrievalQuery(q.qid, query(example), q.documents, q.profile, q.input)
+        for q, example in zip(queries, examples, strict=True)
+    ]
 
 
-def _rankings(
-    retriever: Any, examples: Sequence[Example], queries: Sequence[RetrievalQuery], top_k: int
+def rank_examples(
+    retriever: Any, examples: Sequence[ExampleLike], queries: Sequence[RetrievalQuery], top_k: int
 ) -> list[Ranking]:
     """One ranking per example, in order, checked (one per query, indices in the profile)."""
     from ropg.retrievers.pipeline import rank_queries
@@ -70,17 +94,13 @@ def _rankings(
     return [by_id[example.id] for example in examples]
 
 
-def _ranked(ranking: Ranking, example: Example) -> dict[str, Any]:
-    return {
-        "indices": [int(i) for i in ranking.indices],
-        "item_ids": ranking.item_ids(example.profile),
-        "retrieval_scores": [float(s) for s in ranking.scores],
-    }
-
-
-def _record(example: Example, key: str, value: Any) -> dict[str, Any]:
-    """An example's record: its id, user and gold, and the planner's entries under ``key``."""
-    return {"id": example.id, "user_id": example.user_id, "gold": example.gold, key: value}
+def ranked_items(ranking: Ranking, example: ExampleLike) -> Ranked:
+    """A ranking's indices with the items' ids and retrieval scores (the record's view)."""
+    return Ranked(
+        tuple(int(i) for i in ranking.indices),
+        tuple(ranking.item_ids(example.profile)),
+        tuple(float(s) for s in ranking.scores),
+    )
 
 
 @dataclass
@@ -94,6 +114,7 @@ class CandidatePlanner:
     use_date: bool = True
     store_prompts: bool = False
     signal: str = "generate"
+    query: QueryBuilder | None = None
 
     def header(self) -> dict[str, Any]:
         header = {
@@ -107,12 +128,12 @@ class CandidatePlanner:
             header["signal"] = self.signal
         return header
 
-    def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
-        queries = make_queries(self.build_prompt.task, examples, self.use_date)
-        rankings = _rankings(self.retriever, examples, queries, self.candidates)
+    def plan(self, examples: Sequence[ExampleLike]) -> list[list[Request]]:
+        queries = make_queries(self.build_prompt.task, examples, self.use_date, self.query)
+        rankings = rank_examples(self.retriever, examples, queries, self.candidates)
         plans = []
         for example, ranking in zip(examples, rankings, strict=True):
-            ranked = _ranked(ranking, example)
+            ranked = ranked_items(ranking, example)
             plans.append(
                 [
                     Request(
@@ -120,29 +141,32 @@ class CandidatePlanner:
                         {
                             "rank": rank,
                             "index": index,
-                            "item_id": ranked["item_ids"][rank],
-                            "retrieval_score": ranked["retrieval_scores"][rank],
+                            "item_id": ranked.item_ids[rank],
+                            "retrieval_score": ranked.retrieval_scores[rank],
                         },
                     )
-                    for rank, index in enumerate(ranked["indices"])
+                    for rank, index in enumerate(ranked.indices)
                 ]
             )
         return plans
 
     def record(
         self,
-        example: Example,
+        example: ExampleLike,
         requests: Sequence[Request],
-        outputs: Sequence[str],
+        outputs: Sequence[Any],
         scores: Sequence[float],
     ) -> dict[str, Any]:
-        entries = []
-        for request, output, score in zip(requests, outputs, scores, strict=True):
-            entry = {**request.info, "output": output, "score": score}
-            if self.store_prompts:
-                entry["prompt"] = request.prompt
-            entries.append(entry)
-        return _record(example, "candidates", entries)
+        entries = [
+            CandidateEntry(
+                **request.info,  # rank, index, item_id, retrieval_score
+                output=output,
+                score=score,
+                prompt=request.prompt if self.store_prompts else None,
+            )
+            for request, output, score in zip(requests, outputs, scores, strict=True)
+        ]
+        return CandidateRecord(example.id, example.user_id, example.gold, tuple(entries)).to_json()
 
 
 @dataclass
@@ -153,6 +177,7 @@ class PoolPlanner:
     build_prompt: PromptBuilder
     k: int = 4
     use_date: bool = False
+    query: QueryBuilder | None = None
 
     def header(self) -> dict[str, Any]:
         return {
@@ -163,28 +188,28 @@ class PoolPlanner:
             "max_length": self.build_prompt.max_length,
         }
 
-    def plan(self, examples: Sequence[Example]) -> list[list[Request]]:
-        queries = make_queries(self.build_prompt.task, examples, self.use_date)
+    def plan(self, examples: Sequence[ExampleLike]) -> list[list[Request]]:
+        queries = make_queries(self.build_prompt.task, examples, self.use_date, self.query)
         plans: list[list[Request]] = [[] for _ in examples]
         for retriever in self.retrievers.values():
-            rankings = _rankings(retriever, examples, queries, self.k)
+            rankings = rank_examples(retriever, examples, queries, self.k)
             for plan, example, ranking in zip(plans, examples, rankings, strict=True):
-                ranked = _ranked(ranking, example)
-                plan.append(Request(self.build_prompt(example, ranked["indices"]), ranked))
+                ranked = ranked_items(ranking, example)
+                plan.append(Request(self.build_prompt(example, ranked.indices), ranked.to_json()))
         return plans
 
     def record(
         self,
-        example: Example,
+        example: ExampleLike,
         requests: Sequence[Request],
-        outputs: Sequence[str],
+        outputs: Sequence[Any],
         scores: Sequence[float],
     ) -> dict[str, Any]:
         # plan() makes one request per retriever, in the pool's order
         retrievers = {
-            name: {**request.info, "prompt": request.prompt, "output": output, "score": score}
+            name: RankedOutput(Ranked.from_json(request.info), request.prompt, output, score)
             for name, request, output, score in zip(
                 self.retrievers, requests, outputs, scores, strict=True
             )
         }
-        return _record(example, "retrievers", retrievers)
+        return PoolRecord(example.id, example.user_id, example.gold, retrievers).to_json()

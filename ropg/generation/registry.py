@@ -5,6 +5,7 @@ Built-in backends::
 
     hf:google/flan-t5-xxl            hf:/path/to/model
     vllm:meta-llama/Llama-3.1-8B-Instruct
+    ct2:google/flan-t5-xxl           ct2:/path/to/hf-or-converted-model   (CTranslate2)
     openai:http://host:8000/v1#model-name        (completions)
     openai-chat:http://host:8000/v1#model-name   (chat completions)
     reader:profile                   (retrieval-only baseline, no LLM)
@@ -30,9 +31,10 @@ ENTRY_POINT_GROUP = "ropg.generators"
 _BACKENDS: dict[str, Callable[..., Any] | str] = {
     "hf": "ropg.generation.hf:HFGenerator",
     "vllm": "ropg.generation.vllm_backend:VLLMGenerator",
+    "ct2": "ropg.generation.ct2_backend:CT2Generator",
     "openai": "ropg.generation.openai_backend:OpenAIGenerator.from_spec",
     "openai-chat": "ropg.generation.openai_backend:OpenAIGenerator.chat_from_spec",
-    "reader": "ropg.generation.reader:ProfileReader.from_spec",
+    "reader": "ropg.lamp.reader:ProfileReader.from_spec",  # a LaMP baseline, loaded by name
 }
 # a dotted Python name: the module and the attribute of a ``module:attribute`` path
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -112,6 +114,17 @@ def _factory(backend: str) -> Callable[..., Any]:
         if entry.name == backend:
             return entry.load()
     return _load_dotted(backend)
+
+
+def runtime_options(spec: str) -> frozenset[str]:
+    """The runtime options (``device``, ``show_progress``) the backend of ``spec`` declares
+    (its class's ``runtime_options``; none for factories that declare nothing)."""
+    factory = _factory(parse_generator_spec(spec).backend)
+    owner = getattr(factory, "__self__", factory)  # a classmethod factory: its class
+    declared = getattr(owner, "runtime_options", frozenset())
+    return (
+        frozenset(declared) if isinstance(declared, (set, frozenset, tuple, list)) else frozenset()
+    )
 
 
 def get_generator(spec: str, **options: Any) -> Any:

@@ -1,4 +1,6 @@
-"""Personalized prompt construction, character-exact with the LaMP reference (LAMP_SPEC section 4).
+"""Personalized prompt construction, character-exact with the LaMP reference.
+
+See docs/lamp-fidelity.md (Prompts).
 
 Every tokenizer call below mirrors the reference's calls one for one (same text, same
 ``max_length``/``truncation`` arguments, same ``batch_decode(skip_special_tokens=True)``
@@ -15,6 +17,33 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 ITEM_SEPARATOR = ", and "
+
+
+class TaskPrompt(str):
+    """A prompt string that also carries what it was built from.
+
+    It is a ``str`` (every generator takes it as text, the cache keys it by its text), and
+    ``task``, ``input`` and ``items`` let a consumer that understands tasks — the
+    retrieval-only reader — read the retrieved items directly instead of parsing the text.
+    ``items`` are the profile items as they appear in the prompt (their truncated field cut
+    to the budget, as rendered); empty when the prompt is the bare input.
+    """
+
+    task: str
+    input: str
+    items: tuple[Mapping[str, Any], ...]
+
+    def __new__(
+        cls, text: str, task: str, input_text: str, items: Sequence[Mapping[str, Any]] = ()
+    ) -> TaskPrompt:
+        prompt = super().__new__(cls, text)
+        prompt.task, prompt.input, prompt.items = task, input_text, tuple(items)
+        return prompt
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TaskPrompt, (str(self), self.task, self.input, self.items))
+
+
 INITIAL_INPUT_FACTOR = 0.6
 FACTOR_STEP = 0.1
 
@@ -71,7 +100,8 @@ class PromptTemplate:
 
     def _render_items(
         self, items: Sequence[Mapping[str, Any]], budget: int, tokenizer: Any
-    ) -> list[str]:
+    ) -> list[dict[str, Any]]:
+        """The items with their truncated field cut to the budget, as the prompt shows them."""
         per_item = self._per_item_budget(budget, len(items), tokenizer)
         carry = 0
         rendered = []
@@ -84,21 +114,23 @@ class PromptTemplate:
                 tokenizer, item[self.truncated_field], per_item + carry - overhead
             )
             carry += per_item - used - overhead
-            rendered.append(self.item.format(**{**item, self.truncated_field: text}))
+            rendered.append({**item, self.truncated_field: text})
         return rendered
 
     def assemble(
         self, input_text: str, items: Sequence[Mapping[str, Any]], budget: int, tokenizer: Any
-    ) -> str:
-        """Render ``items`` within ``budget`` tokens and combine them with the input."""
-        joined = ITEM_SEPARATOR.join(self._render_items(items, budget, tokenizer))
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Render ``items`` within ``budget`` tokens and combine them with the input; also
+        the items as rendered (none when the input has no place for them)."""
+        shown = self._render_items(items, budget, tokenizer)
+        joined = ITEM_SEPARATOR.join(self.item.format(**item) for item in shown)
         if self.insert_after is not None:
             index = input_text.find(self.insert_after)
             if index == -1:
-                return input_text
+                return input_text, []
             cut = index + len(self.insert_after)
-            return input_text[:cut] + ITEM_SEPARATOR + joined + input_text[cut:]
-        return self.assembly.format(joined=joined, input=input_text)
+            return input_text[:cut] + ITEM_SEPARATOR + joined + input_text[cut:], shown
+        return self.assembly.format(joined=joined, input=input_text), shown
 
     def build(
         self,
@@ -106,8 +138,9 @@ class PromptTemplate:
         items: Sequence[Mapping[str, Any]],
         tokenizer: Any,
         max_length: int,
-    ) -> str:
-        """Build the prompt as the reference does, retrying with a smaller input share.
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Build the prompt as the reference does, retrying with a smaller input share;
+        returns the prompt and the items as it shows them.
 
         The input keeps up to ``factor * max_length`` tokens of the budget (factor 0.6, then
         0.5, ... as in the reference, including its float arithmetic); if rendering fails
@@ -115,7 +148,7 @@ class PromptTemplate:
         returned. An empty ``items`` list gives the bare input.
         """
         if not items:
-            return input_text
+            return input_text, []
         required = self.required_fields()
         for position, item in enumerate(items):
             missing = required - item.keys()
@@ -136,4 +169,4 @@ class PromptTemplate:
                 factor -= FACTOR_STEP
                 if factor < 0:
                     logger.debug("no item fits the budget (%s); using the bare input", error)
-                    return input_text
+                    return input_text, []

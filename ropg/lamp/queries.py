@@ -1,4 +1,7 @@
-"""Retrieval-query extraction, character-exact with the LaMP reference (LAMP_SPEC section 3)."""
+"""Retrieval-query extraction, character-exact with the LaMP reference.
+
+See docs/lamp-fidelity.md (Queries and documents).
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""``reader:profile``: a retrieval-only baseline that answers from the retrieved items alone.
+"""``reader:profile``: a retrieval-only LaMP baseline that answers from the retrieved items alone.
 
-No language model is involved. The reader gets the same prompts an LLM would get, parses the
-retrieved profile items back out of them (every LaMP prompt format is deterministic, see
-:mod:`ropg.lamp.prompts`) and answers:
+No language model is involved. The reader gets the prompts an LLM would get — the
+:class:`~ropg.lamp.prompts.TaskPrompt` strings that :meth:`Task.prompt` returns, which carry
+the task, the input and the items as the prompt shows them — and answers from those items:
 
 =========  =========================================================  ======================
 task       answer with retrieved items                                without items
@@ -15,10 +15,12 @@ LaMP-4/5/6 the top item's title                                       the input 
 LaMP-7     the input tweet itself                                     the input tweet
 =========  =========================================================  ======================
 
-"The input text" is the input with its instruction removed, cut to ``max_new_tokens`` words.
-Better retrieval gives better numbers, so the reader makes a whole retrieval pipeline
-meaningful, and fast, on a CPU. The task is detected from the fixed instruction text of the
-input; the ``task`` option forces one.
+"The input text" is the input's variable part (:meth:`Task.body`), cut to
+``max_new_tokens`` words. Better retrieval gives better numbers, so the reader makes a whole
+retrieval pipeline meaningful, and fast, on a CPU. A plain string is read as a bare input
+(no items) of the task whose :attr:`~ropg.lamp.tasks.Task.instruction` it starts with, or of
+the ``task`` option; a plain string holding a rendered prompt with items is refused (its
+items would be lost).
 
 Its :attr:`ProfileReader.tokenizer` is a :class:`~ropg.generation.words.WordTokenizer`, so
 prompt budgets count words unless another prompt tokenizer is given.
@@ -29,41 +31,23 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ropg.generation.base import BaseGenerator, BatchCallback, GenerationConfig, apply_stop
 from ropg.generation.errors import GenerationError
 from ropg.generation.words import WordTokenizer
-from ropg.lamp.tasks import MOVIE_TAGS, NEWS_CATEGORIES, get_task
+from ropg.lamp.prompts import TaskPrompt
+from ropg.lamp.tasks import Task, get_task, task_names
 
-READER_VERSION = 1
+READER_VERSION = 2  # 2: answers from the structured items, no longer parsed from the text
 MODES = ("profile",)
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from in is it of on or the to with".split()
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ParsedPrompt:
-    """What the reader recovers from a prompt.
-
-    Attributes:
-        task: the detected (or forced) task name.
-        input: the original task input (instruction included).
-        body: the input's variable text (after the instruction marker), stripped.
-        values: per retrieved item in rank order, the value the answer uses (a label, a
-            score, a title); empty when the prompt has no items.
-        references: LaMP-1's two candidate reference titles.
-    """
-
-    task: str
-    input: str
-    body: str
-    values: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
+_CITATION_REFERENCES = re.compile(r'\[1\]: "(?P<first>.*)" \[2\]: "(?P<second>.*)"\s*$', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -71,7 +55,8 @@ class ReaderOptions:
     """Answer settings (all part of the reader's identity).
 
     Attributes:
-        task: force this task's prompt format instead of detecting it.
+        task: the task of plain-string prompts (default: the one whose instruction they start
+            with).
         default_label: LaMP-2/LaMP-2-old answer without items (default: the first label).
         round_rating: LaMP-3 answers the rounded mean (a valid label) instead of the mean.
     """
@@ -82,41 +67,19 @@ class ReaderOptions:
 
 
 @dataclass(frozen=True)
-class PromptFormat:
-    """How one task's prompt is laid out and answered.
+class ReaderInput:
+    """What one answer is computed from: the task, the input and the items in rank order."""
 
-    Attributes:
-        task: canonical task name.
-        marker: the fixed instruction text the task input starts with.
-        suffix: the text between the joined items and the input (``"{joined}{suffix}{input}"``).
-        item: a regex finding each item's used value (group ``value``) in the joined items.
-        answer: ``(parsed, options, max_words) -> output``.
-        labels: the label list (classification tasks).
-    """
+    task: Task
+    input: str
+    items: tuple[Mapping[str, Any], ...] = ()
 
-    task: str
-    marker: str
-    suffix: str
-    item: re.Pattern[str] | None
-    answer: Callable[[ParsedPrompt, ReaderOptions, int], str]
-    labels: tuple[str, ...] = ()
+    @property
+    def body(self) -> str:
+        return self.task.body(self.input)
 
-    def locate(self, prompt: str) -> int | None:
-        """Where the task input starts in ``prompt`` (None when this is not its format)."""
-        if prompt.startswith(self.marker):
-            return 0
-        position = prompt.find(self.suffix + self.marker)
-        return None if position == -1 else position + len(self.suffix)
 
-    def parse(self, prompt: str, start: int) -> ParsedPrompt:
-        """Split ``prompt`` (whose input starts at ``start``) into items and input."""
-        task_input = prompt[start:]
-        body = task_input[len(self.marker) :].strip() if task_input.startswith(self.marker) else ""
-        values: tuple[str, ...] = ()
-        if start > 0 and self.item is not None:
-            joined = prompt[: start - len(self.suffix)]
-            values = tuple(match.group("value") for match in self.item.finditer(joined))
-        return ParsedPrompt(self.task, task_input, body or task_input.strip(), values)
+Answer = Callable[[ReaderInput, ReaderOptions, int], str]
 
 
 def _words(text: str) -> list[str]:
@@ -124,8 +87,7 @@ def _words(text: str) -> list[str]:
 
 
 def _first_words(text: str, count: int) -> str:
-    words = text.split()
-    return " ".join(words[:count])
+    return " ".join(text.split()[:count])
 
 
 def _similarity(reference: str, titles: Sequence[str]) -> float:
@@ -141,30 +103,33 @@ def _similarity(reference: str, titles: Sequence[str]) -> float:
     return total
 
 
-def _answer_citation(parsed: ParsedPrompt, options: ReaderOptions, max_words: int) -> str:
-    if not parsed.values or len(parsed.references) != 2:
+def _answer_citation(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
+    references = _CITATION_REFERENCES.search(read.input)
+    titles = [str(item["title"]) for item in read.items]
+    if not titles or references is None:
         return "[1]"
-    first, second = (_similarity(ref, parsed.values) for ref in parsed.references)
+    first, second = (_similarity(ref, titles) for ref in references.group("first", "second"))
     return "[2]" if second > first else "[1]"
 
 
-def _majority(labels: tuple[str, ...]) -> Callable[[ParsedPrompt, ReaderOptions, int], str]:
-    def answer(parsed: ParsedPrompt, options: ReaderOptions, max_words: int) -> str:
-        if not parsed.values:
-            return options.default_label or labels[0]
-        counts = Counter(parsed.values)
+def _majority(field: str) -> Answer:
+    def answer(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
+        values = [str(item[field]) for item in read.items]
+        if not values:
+            return options.default_label or read.task.labels[0]
+        counts = Counter(values)
         best = max(counts.values())
-        return next(value for value in parsed.values if counts[value] == best)
+        return next(value for value in values if counts[value] == best)
 
     return answer
 
 
-def _answer_rating(parsed: ParsedPrompt, options: ReaderOptions, max_words: int) -> str:
+def _answer_rating(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
     scores = []
-    for value in parsed.values:
+    for item in read.items:
         try:
-            scores.append(float(value))
-        except ValueError:
+            scores.append(float(item["score"]))
+        except (TypeError, ValueError):
             continue
     if not scores:
         return "3"
@@ -174,153 +139,65 @@ def _answer_rating(parsed: ParsedPrompt, options: ReaderOptions, max_words: int)
     return f"{mean:g}"
 
 
-def _answer_top_title(parsed: ParsedPrompt, options: ReaderOptions, max_words: int) -> str:
-    if parsed.values:
-        return parsed.values[0].strip()
-    return _first_words(parsed.body, max_words)
+def _answer_top_title(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
+    if read.items:
+        return str(read.items[0]["title"]).strip()
+    return _first_words(read.body, max_words)
 
 
-def _answer_input(parsed: ParsedPrompt, options: ReaderOptions, max_words: int) -> str:
-    return _first_words(parsed.body, max_words)
+def _answer_input(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
+    return _first_words(read.body, max_words)
 
 
-def _label_item(prefix: str, labels: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    return re.compile(
-        rf'{re.escape(prefix)} "(?:.*?)" is "(?P<value>{alternatives})" (?=, and |$)', re.DOTALL
-    )
-
-
-def _title_item(phrase: str) -> re.Pattern[str]:
-    return re.compile(rf'(?:^|" , and )"(?P<value>.*?)" {re.escape(phrase)} "', re.DOTALL)
-
-
-_CITATION_MARKER = "For an author who has written the paper with the title"
-_CITATION_TAIL = re.compile(r'", which reference is related\?')
-_CITATION_REFERENCES = re.compile(r'\[1\]: "(?P<first>.*)" \[2\]: "(?P<second>.*)"\s*$', re.DOTALL)
-
-
-def _parse_citation(prompt: str) -> ParsedPrompt:
-    """LaMP-1: items are inserted after the first ``title`` as ``, and "t1", and "t2"``."""
-    head = _CITATION_MARKER
-    rest = prompt[len(head) :]
-    values: list[str] = []
-    tail = _CITATION_TAIL.search(rest)
-    if rest.startswith(', and "') and tail is not None:
-        region = rest[len(', and "') : tail.start()]
-        last_quote = region.rfind('" "')
-        items = region[:last_quote] if last_quote != -1 else ""
-        values = [value for value in items.split('", and "') if value]
-        task_input = head + rest[len(', and "') + last_quote + 1 :]
-    else:
-        task_input = prompt
-    references = _CITATION_REFERENCES.search(prompt)
-    refs = (references.group("first"), references.group("second")) if references else ()
-    return ParsedPrompt("LaMP-1", task_input, task_input, tuple(values), refs)
-
-
-def _suffix(task: str) -> str:
-    """The text between the joined items and the input, from the task's own prompt template."""
-    assembly = get_task(task).template.assembly
-    return assembly.split("{joined}", 1)[1].split("{input}", 1)[0]
-
-
-_FORMATS: dict[str, PromptFormat] = {
-    fmt.task: fmt
-    for fmt in (
-        PromptFormat("LaMP-1", _CITATION_MARKER, "", None, _answer_citation, ("[1]", "[2]")),
-        PromptFormat(
-            "LaMP-2",
-            "Which tag does this movie relate to among the following tags?",
-            _suffix("LaMP-2"),
-            _label_item("the tag for the movie:", MOVIE_TAGS),
-            _majority(MOVIE_TAGS),
-            MOVIE_TAGS,
-        ),
-        PromptFormat(
-            "LaMP-2-old",
-            "Which category does this article relate to among the following categories?",
-            _suffix("LaMP-2-old"),
-            _label_item("the category for the article:", NEWS_CATEGORIES),
-            _majority(NEWS_CATEGORIES),
-            NEWS_CATEGORIES,
-        ),
-        PromptFormat(
-            "LaMP-3",
-            "What is the score of the following review on a scale of 1 to 5?",
-            _suffix("LaMP-3"),
-            re.compile(r'(?:^|" , and )(?P<value>[^\s"]+) is the score for "'),
-            _answer_rating,
-        ),
-        PromptFormat(
-            "LaMP-4",
-            "Generate a headline for the following article:",
-            _suffix("LaMP-4"),
-            _title_item("is the title for"),
-            _answer_top_title,
-        ),
-        PromptFormat(
-            "LaMP-5",
-            "Generate a title for the following abstract of a paper:",
-            _suffix("LaMP-5"),
-            _title_item("is a title for"),
-            _answer_top_title,
-        ),
-        PromptFormat(
-            "LaMP-6",
-            "Generate a subject for the following email:",
-            _suffix("LaMP-6"),
-            _title_item("is the title for"),
-            _answer_top_title,
-        ),
-        PromptFormat(
-            "LaMP-7",
-            "Paraphrase the following tweet without any explanation before or after it:",
-            _suffix("LaMP-7"),
-            None,
-            _answer_input,
-        ),
-    )
+ANSWERS: dict[str, Answer] = {
+    "LaMP-1": _answer_citation,
+    "LaMP-2": _majority("tag"),
+    "LaMP-2-old": _majority("category"),
+    "LaMP-3": _answer_rating,
+    "LaMP-4": _answer_top_title,
+    "LaMP-5": _answer_top_title,
+    "LaMP-6": _answer_top_title,
+    "LaMP-7": _answer_input,
 }
-_ALIASES = {re.sub(r"[\s_\-]", "", name).lower(): name for name in _FORMATS}
+"""How the reader answers each task (a new task registers its rule here)."""
 
 
 def reader_tasks() -> list[str]:
-    """Task names whose prompts the reader understands."""
-    return list(_FORMATS)
+    """Task names the reader answers."""
+    return [name for name in task_names() if name in ANSWERS]
 
 
-def _format_for(task: str) -> PromptFormat:
-    name = _ALIASES.get(re.sub(r"[\s_\-]", "", task).lower())
-    if name is None:
+def _known_task(name: str) -> Task:
+    try:
+        task = get_task(name)
+    except ValueError:
         raise GenerationError(
-            f"the profile reader does not know task {task!r}; known: {', '.join(_FORMATS)}"
-        )
-    return _FORMATS[name]
+            f"the profile reader does not know task {name!r}; known: {', '.join(ANSWERS)}"
+        ) from None
+    if task.name not in ANSWERS:
+        raise GenerationError(f"the profile reader has no answer rule for {task.name}")
+    return task
 
 
-def parse_prompt(prompt: str, task: str | None = None) -> ParsedPrompt:
-    """Recover the task, input, retrieved items and (LaMP-1) references of a LaMP prompt.
-
-    Without ``task``, the task is the one whose instruction starts the input earliest in the
-    prompt; an unknown prompt is a :class:`GenerationError`.
-    """
+def reader_input(prompt: str, task: str | None = None) -> ReaderInput:
+    """What the reader answers ``prompt`` from (see the module docstring)."""
+    if isinstance(prompt, TaskPrompt):
+        return ReaderInput(_known_task(prompt.task), prompt.input, prompt.items)
     if task is not None:
-        fmt = _format_for(task)
-        if fmt.task == "LaMP-1":
-            return _parse_citation(prompt)
-        start = fmt.locate(prompt)
-        if start is None:
-            return ParsedPrompt(fmt.task, prompt, prompt.strip())
-        return fmt.parse(prompt, start)
-    found = [(start, fmt) for fmt in _FORMATS.values() if (start := fmt.locate(prompt)) is not None]
-    if not found:
+        return ReaderInput(_known_task(task), prompt)
+    tasks = [get_task(name) for name in reader_tasks()]
+    for candidate in tasks:
+        if candidate.instruction and prompt.startswith(candidate.instruction):
+            return ReaderInput(candidate, prompt)
+    if any(candidate.instruction and candidate.instruction in prompt for candidate in tasks):
         raise GenerationError(
-            f"the profile reader cannot tell the LaMP task of prompt {prompt[:80]!r}; "
-            "give the task option (e.g. task='LaMP-2')"
+            "the profile reader got a rendered prompt with retrieved items as plain text; give "
+            "it the prompt Task.prompt returns (which carries its items)"
         )
-    start, fmt = min(found, key=lambda pair: pair[0])
-    return _parse_citation(prompt) if fmt.task == "LaMP-1" else fmt.parse(prompt, start)
+    raise GenerationError(
+        f"the profile reader cannot tell the LaMP task of prompt {prompt[:80]!r}; "
+        "give the task option (e.g. task='LaMP-2')"
+    )
 
 
 class ProfileReader(BaseGenerator):
@@ -350,9 +227,9 @@ class ProfileReader(BaseGenerator):
             name=name or "reader:profile",
         )
         if task is not None:
-            task = _format_for(task).task
+            task = _known_task(task).name
         if default_label is not None and task is not None:
-            labels = _format_for(task).labels
+            labels = get_task(task).labels
             if labels and default_label not in labels:
                 raise GenerationError(f"default_label {default_label!r} is not a {task} label")
         self.options = ReaderOptions(task, default_label, bool(round_rating))
@@ -377,8 +254,8 @@ class ProfileReader(BaseGenerator):
     def answer(self, prompt: str, config: GenerationConfig | None = None) -> str:
         """The reader's output for one prompt."""
         config = config or self.config
-        parsed = parse_prompt(prompt, self.options.task)
-        output = _FORMATS[parsed.task].answer(parsed, self.options, config.max_new_tokens)
+        read = reader_input(prompt, self.options.task)
+        output = ANSWERS[read.task.name](read, self.options, config.max_new_tokens)
         return apply_stop(output, config.stop)
 
     def _generate(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ropg.lamp.errors import LampError
 from ropg.lamp.metrics import ClassificationMetric, RatingMetric, RougeMetric, TaskMetric
-from ropg.lamp.prompts import PromptTemplate
+from ropg.lamp.prompts import PromptTemplate, TaskPrompt
 from ropg.lamp.queries import citation_query, text_after_marker
 
 MOVIE_TAGS = (
@@ -48,6 +48,7 @@ class Task:
         labels: the label list for classification tasks (order matters for macro-F1).
         profile_fields: fields every profile item must have (besides ``id``).
         directory: the published directory name (``LaMP_2/new`` for movie tagging).
+        instruction: the fixed text every input starts with (its variable part follows).
     """
 
     name: str
@@ -60,6 +61,7 @@ class Task:
     labels: tuple[str, ...] = ()
     profile_fields: tuple[str, ...] = ()
     directory: str = ""
+    instruction: str = ""
 
     # -- retrieval -------------------------------------------------------------------------
     def find_query(self, input_text: str) -> str | None:
@@ -67,7 +69,9 @@ class Task:
         return self.query_fn(input_text)
 
     def query(self, input_text: str) -> str:
-        """The retrieval query of an input (LAMP_SPEC section 3). Raises if it has none."""
+        """The retrieval query of an input (docs/lamp-fidelity.md: Queries and documents).
+
+        Raises a UserError when it has none."""
         query = self.query_fn(input_text)
         if query is None:
             raise LampError(
@@ -98,9 +102,17 @@ class Task:
         items: Sequence[Mapping[str, Any]],
         tokenizer: Any,
         max_length: int = 512,
-    ) -> str:
-        """The personalized prompt for ranked ``items`` (an empty list gives the bare input)."""
-        return self.template.build(input_text, items, tokenizer, max_length)
+    ) -> TaskPrompt:
+        """The personalized prompt for ranked ``items`` (an empty list gives the bare input):
+        a ``str`` that also carries the input and the items as shown (:class:`TaskPrompt`)."""
+        text, shown = self.template.build(input_text, items, tokenizer, max_length)
+        return TaskPrompt(text, self.name, input_text, shown)
+
+    def body(self, input_text: str) -> str:
+        """The input's variable part: the text after :attr:`instruction`, stripped."""
+        if self.instruction and input_text.startswith(self.instruction):
+            return input_text[len(self.instruction) :].strip()
+        return input_text.strip()
 
     # -- metrics ---------------------------------------------------------------------------
     @property
@@ -122,7 +134,7 @@ class Task:
         return self.metric.per_example(golds, preds)
 
     def example_score(self, gold: str, pred: Any) -> float:
-        """Per-example feedback score, higher is better (LAMP_SPEC section 6)."""
+        """Per-example feedback score, higher is better (docs/lamp-fidelity.md)."""
         return self.metric.example_score(gold, pred)
 
     def example_scores(self, golds: Sequence[str], preds: Sequence[Any]) -> list[float]:
@@ -169,6 +181,7 @@ register_task(Task(
     ),
     metric=ClassificationMetric(CITATION_LABELS), labels=CITATION_LABELS,
     profile_fields=("title", "abstract"), directory="LaMP_1",
+    instruction="For an author who has written the paper with the title",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-2", official_name="LaMP_2", description="personalized movie tagging",
@@ -179,6 +192,7 @@ register_task(Task(
     ),
     metric=ClassificationMetric(MOVIE_TAGS), labels=MOVIE_TAGS,
     profile_fields=("description", "tag"), directory="LaMP_2/new",
+    instruction="Which tag does this movie relate to among the following tags?",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-2-old", official_name="LaMP_2_old", description="personalized news categorization",
@@ -189,6 +203,7 @@ register_task(Task(
     ),
     metric=ClassificationMetric(NEWS_CATEGORIES), labels=NEWS_CATEGORIES,
     profile_fields=("title", "text", "category"), directory="LaMP_2",
+    instruction="Which category does this article relate to among the following categories?",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-3", official_name="LaMP_3", description="personalized product rating",
@@ -199,6 +214,7 @@ register_task(Task(
     ),
     metric=RatingMetric(), labels=RATING_LABELS,
     profile_fields=("text", "score"), directory="LaMP_3",
+    instruction="What is the score of the following review on a scale of 1 to 5?",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-4", official_name="LaMP_4", description="personalized news headline generation",
@@ -208,6 +224,7 @@ register_task(Task(
         length_item='"{title}" is the title for " " ',
     ),
     metric=RougeMetric(), profile_fields=("title", "text"), directory="LaMP_4",
+    instruction="Generate a headline for the following article:",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-5", official_name="LaMP_5", description="personalized scholarly title generation",
@@ -219,6 +236,7 @@ register_task(Task(
         reserved_text="Following the given patterns",
     ),
     metric=RougeMetric(), profile_fields=("title", "abstract"), directory="LaMP_5",
+    instruction="Generate a title for the following abstract of a paper:",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-6", official_name="LaMP_6", description="personalized email subject generation",
@@ -228,6 +246,7 @@ register_task(Task(
         length_item='"{title}" is the title for " " ',
     ),
     metric=RougeMetric(), profile_fields=("title", "text"), directory="LaMP_6",
+    instruction="Generate a subject for the following email:",
 ))  # fmt: skip
 register_task(Task(
     name="LaMP-7", official_name="LaMP_7", description="personalized tweet paraphrasing",
@@ -238,4 +257,5 @@ register_task(Task(
         reserved_text="are written by user. Following the given patterns",
     ),
     metric=RougeMetric(), profile_fields=("text",), directory="LaMP_7",
+    instruction="Paraphrase the following tweet without any explanation before or after it:",
 ))  # fmt: skip

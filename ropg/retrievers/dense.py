@@ -93,9 +93,9 @@ class DenseRetriever(BatchRetriever):
             exact top-4): numpy matmul took 29 us / 0.41 ms / 5.0 ms / 27 ms / 77 ms for 100 /
             1k / 10k / 100k / 400k documents; a per-profile faiss index took 80 us / 1.0 ms /
             121 ms / 379 ms / 1.33 s including the build and was slower even when prebuilt
-            (PERF_NOTES: torch matmul 41.6k queries/s vs faiss 19.2k on LaMP profiles), so on
-            CPU faiss never pays for per-user exact search. Ranking time is negligible next to
-            encoding either way.
+            (torch matmul 41.6k queries/s vs faiss 19.2k on LaMP profiles;
+            docs/lamp-fidelity.md), so on CPU faiss never pays for per-user exact search.
+            Ranking time is negligible next to encoding either way.
         faiss_min_docs: the profile size from which ``faiss="auto"`` uses faiss-gpu (100,000;
             not measured here: no GPU on the benchmark machine).
         trust_remote_code: passed to ``from_pretrained``.

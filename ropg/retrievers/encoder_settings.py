@@ -114,7 +114,7 @@ def local_model_dir(model: str) -> Path | None:
 def model_identity(model: str) -> str:
     """A stable identity for embedding caches: ``hub:<id>`` or ``local:<fingerprint>``.
 
-    A local directory is named by :func:`ropg.generation.fingerprint.directory_fingerprint`
+    A local directory is named by :func:`ropg.utils.fingerprint.directory_fingerprint`
     (the fingerprint generation caches use): small files by content, big weight files by name,
     size and mtime, so a retrained checkpoint gets a new identity while a copied one keeps it.
     Hub models are identified by name: pin a version by downloading it to a directory.
@@ -122,7 +122,7 @@ def model_identity(model: str) -> str:
     directory = local_model_dir(model)
     if directory is None:
         return f"hub:{model}"
-    from ropg.generation.fingerprint import directory_fingerprint
+    from ropg.utils.fingerprint import directory_fingerprint
 
     return f"local:{directory_fingerprint(directory)}"
 

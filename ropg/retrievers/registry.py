@@ -66,6 +66,17 @@ def resolve_retriever_factory(name: str) -> Callable[..., Any]:
     )
 
 
+def accepts_option(name: str, option: str) -> bool:
+    """Whether the factory of retriever ``name`` takes the keyword ``option`` (``cache_dir``)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(resolve_retriever_factory(name)).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in parameters  # a named parameter: **options may well refuse it
+
+
 def get_retriever(name: str, **options: Any) -> Any:
     """Build a retriever from a built-in name, a ``module:Class`` path or an entry point."""
     retriever = resolve_retriever_factory(name)(**options)

@@ -10,7 +10,6 @@ the record and the field.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from ropg.errors import DataError, UserError
 from ropg.feedback.jsonl import read_feedback
+from ropg.feedback.records import read_pool_record
 from ropg.lamp.tasks import Task, get_task
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class RetrieverResult:
         prompt: the LLM prompt built from its top-k items (the bare input for ``none``).
         output: the LLM's output for that prompt.
         score: the per-example feedback score of the output (higher is better; LaMP-3: the
-            normalized score of LAMP_SPEC section 6).
+            normalized score of docs/lamp-fidelity.md: Feedback and training signals).
         retrieval_scores: the retriever's scores of its ranked items, best first.
         item_ids: the ids of the ranked items.
     """
@@ -106,62 +106,22 @@ def _as_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     return [Path(path) for path in paths]
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _result(entry: Any, where: dict[str, Any], name: str) -> RetrieverResult:
-    def fail(field: str, problem: str) -> DataError:
-        return DataError(problem=problem, field=f"retrievers.{name}.{field}", **where)
-
-    if not isinstance(entry, Mapping):
-        raise fail("", "must be an object with prompt, output and score")
-    for field in ("prompt", "output"):
-        if not isinstance(entry.get(field), str):
-            raise fail(field, "missing or not a string")
-    score = _number(entry.get("score"))
-    if score is None:
-        raise fail("score", f"must be a finite number, got {entry.get('score')!r}")
-    scores = entry.get("retrieval_scores", [])
-    if not isinstance(scores, list) or any(_number(s) is None for s in scores):
-        raise fail("retrieval_scores", "must be a list of finite numbers")
-    item_ids = entry.get("item_ids", [])
-    if not isinstance(item_ids, list):
-        raise fail("item_ids", "must be a list")
-    return RetrieverResult(
-        entry["prompt"],
-        entry["output"],
-        score,
-        tuple(float(s) for s in scores),
-        tuple(str(i) for i in item_ids),
-    )
-
-
-def _parse_record(value: Any, where: dict[str, Any], pool: Sequence[str], task: str) -> PoolRecord:
-    if not isinstance(value, Mapping):
-        raise DataError(problem="a record must be a JSON object", **where)
-    if "id" not in value:
-        raise DataError(problem="missing", field="id", **where)
-    where = {**where, "record_id": str(value["id"])}
-    gold = value.get("gold")
-    if not isinstance(gold, str):
-        raise DataError(problem="missing or not a string", field="gold", **where)
-    entries = value.get("retrievers")
-    if not isinstance(entries, Mapping):
-        raise DataError(problem="missing or not an object", field="retrievers", **where)
-    missing = [name for name in pool if name not in entries]
-    if missing:
-        raise DataError(
-            problem=f"no entry for retriever {missing[0]!r} of the pool {list(pool)}",
-            field="retrievers",
-            **where,
+def _parse_record(value: Any, path: Path, index: int, pool: Sequence[str], task: str) -> PoolRecord:
+    """A pool record of the feedback schema (:mod:`ropg.feedback.records`), with the gold and
+    every pool member's generated output RSPG needs."""
+    record = read_pool_record(value, path, index, pool)
+    where = {"index": index, "record_id": record.id}
+    if record.gold is None:
+        raise DataError(path, "missing or not a string", field="gold", **where)
+    results = {}
+    for name, entry in record.retrievers.items():
+        if entry.output is None:
+            raise DataError(path, "missing output", field=f"retrievers.{name}.output", **where)
+        ranked = entry.ranked
+        results[name] = RetrieverResult(
+            entry.prompt, entry.output, entry.score, ranked.retrieval_scores, ranked.item_ids
         )
-    results = {name: _result(entries[name], where, name) for name in pool}
-    user = value.get("user_id")
-    return PoolRecord(str(value["id"]), gold, task, results, None if user is None else str(user))
+    return PoolRecord(record.id, record.gold, task, results, record.user_id)
 
 
 def load_pool_records(
@@ -206,7 +166,7 @@ def load_pool_records(
             if not pool:
                 raise DataError(path, "the header names no retrievers", index=0)
         for index, value in enumerate(values, start=1):
-            record = _parse_record(value, {"path": path, "index": index}, pool, header_task)
+            record = _parse_record(value, path, index, pool, header_task)
             if record.id in seen:
                 raise DataError(path, "duplicate id", index=index, record_id=record.id)
             seen.add(record.id)

@@ -9,12 +9,13 @@ without the runtime ones listed in ``RUNTIME_FIELDS``). Subclasses list their ch
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -49,15 +50,17 @@ class ConfigBase:
 
     RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset()
     SAVE_RESET: ClassVar[Mapping[str, Any]] = {}
+    SECTION: ClassVar[str] = "training"
+    """What messages call the settings (``unknown training setting 'lrr'``)."""
 
     @classmethod
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
         """Build from a mapping (YAML or flags); unknown keys and bad values are LampErrors."""
         hints = typing.get_type_hints(cls)
         consts = {f.name: f.metadata.get("const") for f in dataclasses.fields(cls)}
-        known = known_settings(cls, values, "training")
+        known = known_settings(cls, values, cls.SECTION)
         converted = {
-            name: coerce(name, value, hints[name], const=consts[name])
+            name: coerce(name, value, hints[name], const=consts[name], section=cls.SECTION)
             for name, value in known.items()
         }
         config = cls(**converted)
@@ -83,7 +86,7 @@ class ConfigBase:
         """Raise a UserError naming the first bad setting."""
         for ok, message in self.checks():
             if not ok:
-                raise UserError(f"training config: {message}")
+                raise UserError(f"{self.SECTION} config: {message}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -152,27 +155,37 @@ def parse_scalar(value: Any) -> Any:
     return value
 
 
-def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> Any:
+def coerce(
+    name: str, value: Any, annotation: Any, const: str | None = None, section: str = "training"
+) -> Any:
     """Convert a YAML/flag value to the field's type (strings like ``"1e-5"`` are parsed).
 
     ``const``: the field's bare-flag value (metadata ``const``, e.g. ``resume``'s ``"latest"``);
     for a ``str`` field with one, ``true`` means ``const`` and ``false`` means ``None``.
+    ``section`` names the settings in messages.
     """
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
+    where = f"{section} setting {name}"
     if origin in (typing.Union, types.UnionType) and type(None) in args:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
             return None
         inner = next(arg for arg in args if arg is not type(None))
-        return coerce(name, value, inner, const)
+        return coerce(name, value, inner, const, section)
     if origin is list:
         items = value if isinstance(value, (list, tuple)) else [value]
         return [str(item) for item in items if item is not None and str(item) != ""]
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise UserError(f"{where}: expected a mapping of KEY=VALUE, got {value!r}")
+        return {str(key): parse_scalar(item) for key, item in value.items()}
     if annotation is bool:
         value = parse_scalar(value)
         if isinstance(value, bool):
             return value
-        raise UserError(f"training setting {name}: expected true or false, got {value!r}")
+        raise UserError(f"{where}: expected true or false, got {value!r}")
     if annotation in (int, float):
         parsed = parse_scalar(value)
         try:
@@ -183,12 +196,64 @@ def coerce(name: str, value: Any, annotation: Any, const: str | None = None) -> 
                 raise ValueError
         except (TypeError, ValueError):
             kind = "an integer" if annotation is int else "a number"
-            raise UserError(f"training setting {name}: expected {kind}, got {value!r}") from None
+            raise UserError(f"{where}: expected {kind}, got {value!r}") from None
         return number
     if annotation is str:
         if isinstance(value, (dict, list)):
-            raise UserError(f"training setting {name}: expected a string, got {value!r}")
+            raise UserError(f"{where}: expected a string, got {value!r}")
         if const is not None and isinstance(parse_scalar(value), bool):
             return const if parse_scalar(value) else None
         return str(value)
     return value
+
+
+def parse_key_values(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``["k1=v", "k2=3"]`` -> ``{"k1": "v", "k2": 3}`` (values parsed as YAML scalars)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise UserError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            raise UserError(f"{flag} {key.strip()}: cannot parse the value {value!r}") from None
+    return options
+
+
+def apply_override(values: dict[str, Any], override: str) -> None:
+    """Set ``values[a][b][...] = parsed VALUE`` for ``"a.b...=VALUE"`` (list indices allowed).
+
+    The one override syntax of every ropg command (``limit=10``, ``llms.0.spec=hf:...``).
+    """
+    key, separator, text = override.partition("=")
+    if not separator or not key.strip():
+        raise UserError(f"override {override!r} must be KEY=VALUE (e.g. limit=10)")
+    value = parse_scalar(text)
+    parts = key.strip().split(".")
+    target: Any = values
+    for position, part in enumerate(parts[:-1]):
+        nxt = parts[position + 1]
+        if isinstance(target, list):
+            target = target[_index(target, part, key)]
+            continue
+        if not isinstance(target, dict):
+            raise UserError(f"override {override!r}: {part!r} is not a mapping")
+        if part not in target or target[part] is None:
+            target[part] = [] if nxt.isdigit() else {}
+        target = target[part]
+    last = parts[-1]
+    if isinstance(target, list):
+        target[_index(target, last, key)] = value
+    elif isinstance(target, dict):
+        target[last] = copy.deepcopy(value)
+    else:
+        raise UserError(f"override {override!r}: {'.'.join(parts[:-1])} is not a mapping")
+
+
+def _index(target: list[Any], part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(target):
+        raise UserError(f"override {key!r}: {part!r} is not an index of a {len(target)}-item list")
+    return int(part)

@@ -32,16 +32,18 @@ def llm_spec(llm: LLMEntry) -> dict[str, Any]:
 
 def pool_outputs(path: Path, method: str, ids: list[str]) -> list[str]:
     """The outputs retriever ``method`` got for ``ids`` in a pool feedback file."""
-    from ropg.feedback import feedback_by_id
+    from ropg.feedback.jsonl import read_feedback
+    from ropg.feedback.records import read_pool_record
 
-    _, records = feedback_by_id(path, ids)
-    outputs = []
-    for example_id in ids:
-        retrievers = records[example_id].get("retrievers")
-        if not isinstance(retrievers, dict) or method not in retrievers:
-            raise DataError(path, f"no output of {method!r}", record_id=example_id)
-        outputs.append(str(retrievers[method]["output"]))
-    return outputs
+    _, values = read_feedback(path)
+    outputs = {}
+    for index, value in enumerate(values, start=1):
+        record = read_pool_record(value, path, index, [method])
+        outputs[record.id] = record.retrievers[method].output
+    missing = [example_id for example_id in ids if example_id not in outputs]
+    if missing:
+        raise DataError(path, f"no output of {method!r}", record_id=missing[0])
+    return [str(outputs[example_id]) for example_id in ids]
 
 
 # settings that name files of this run: their content is covered by the deps' fingerprints

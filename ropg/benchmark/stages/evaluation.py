@@ -1,69 +1,43 @@
-"""``evaluate``, ``ropg-evaluate``, ``rspg-evaluate``: predictions and scores per method.
+"""Evaluate stages: a family's methods' eval-split predictions and scores.
 
-Each unit writes the method's eval-split predictions in the official LaMP format
+Each unit writes one method's predictions in the official LaMP format
 (``predictions/<llm>/<task>/<method>.json``, accepted by ``ropg-eval`` and the leaderboard)
 and ``scores/<llm>/<task>/<method>.json`` (the official metrics and the per-example values the
-significance tests need).
+significance tests need). The outputs come from the handle the producing unit published
+(:data:`~ropg.benchmark.artifacts.METHOD_OUTPUTS`), whatever family made them.
 """
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 
+from ropg.benchmark.artifacts import METHOD_OUTPUTS, Handle
 from ropg.benchmark.config import LLMEntry
 from ropg.benchmark.context import RunContext
-from ropg.benchmark.methods import POOL_FILES, Method, methods_for
-from ropg.benchmark.runner import Unit
-from ropg.benchmark.stages.common import pool_outputs
-from ropg.errors import DataError
+from ropg.benchmark.family import Method
+from ropg.benchmark.runner import Stage, Unit
 from ropg.utils.io import atomic_write_json
 
-PRODUCERS = {"baselines": "generate", "ropg": "ropg-generate", "rspg": "rspg-select"}
-EVALUATE_STAGES = {"baselines": "evaluate", "ropg": "ropg-evaluate", "rspg": "rspg-evaluate"}
 
-
-def method_outputs(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> list[str]:
-    """The method's outputs on the eval split, in split order."""
-    split = ctx.config.eval_split
-    ids = ctx.split(task, split).ids
-    if method.group in POOL_FILES:
-        path = ctx.feedback_path(llm.name, task, split, POOL_FILES[method.group])
-        return pool_outputs(path, method.name, ids)
-    path = ctx.selection_path(llm.name, task, method.name)
-    try:
-        chosen = json.loads(path.read_text(encoding="utf-8"))["selected"]
-    except (OSError, ValueError, KeyError) as error:
-        raise DataError(path, f"unreadable selection ({error})") from None
-    from ropg.benchmark.stages.selection import pool_records
-    from ropg.selection.analysis import selected_outputs
-
-    names = []
-    for example_id in ids:
-        if example_id not in chosen:
-            raise DataError(path, "no selected retriever", record_id=example_id)
-        names.append(chosen[example_id])
-    _, records = pool_records(ctx, llm.name, task)  # the merged pool, in split order
-    return selected_outputs(records, names)
-
-
-def _evaluate(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> dict[str, Any]:
+def _evaluate(
+    ctx: RunContext, llm: LLMEntry, task: str, method: Method, outputs: Handle
+) -> dict[str, Any]:
     from ropg.lamp import write_predictions
 
     split = ctx.split(task, ctx.config.eval_split)
     ctx.require_golds(split)
-    outputs = method_outputs(ctx, llm, task, method)
+    predictions = list(outputs.read()) if outputs.read is not None else []
     golds = [example.gold for example in split.examples]
     write_predictions(
-        ctx.predictions_path(llm.name, task, method.name), split.task, split.ids, outputs
+        ctx.predictions_path(llm.name, task, method.name), split.task, split.ids, predictions
     )
     metrics = split.task.evaluate(
-        golds, outputs, aggregate=ctx.config.aggregate, seed=ctx.config.seed
+        golds, predictions, aggregate=ctx.config.aggregate, seed=ctx.config.seed
     )
     per_example = {
         key: [float(v) for v in values]
-        for key, values in split.task.per_example(golds, outputs).items()
+        for key, values in split.task.per_example(golds, predictions).items()
     }
     atomic_write_json(
         ctx.scores_path(llm.name, task, method.name),
@@ -80,26 +54,23 @@ def _evaluate(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> dict
     return {"metrics": metrics}
 
 
-def _dependency(ctx: RunContext, llm: LLMEntry, task: str, method: Method) -> tuple[str, str]:
-    if method.group == "rspg":
-        return ("rspg-select", f"{llm.name}/{task}/{method.name}")
-    return (PRODUCERS[method.group], f"{llm.name}/{task}/{ctx.config.eval_split}")
-
-
-def evaluate_planner(group: str) -> Any:
-    """The planner of the evaluate stage of one method group."""
+def evaluate_stage(name: str, family: str, description: str = "") -> Stage:
+    """The stage that scores every method of ``family`` for every LLM that runs it."""
 
     def plan(ctx: RunContext) -> list[Unit]:
         config = ctx.config
+        owner = config.family(family)
         units = []
         for llm in config.llms:
+            if not owner.runs(config, llm):
+                continue
             for task in config.tasks:
-                for method in methods_for(config, llm, group):
+                for method in owner.methods(config, llm):
+                    key = (llm.name, task, method.name)
+                    outputs = ctx.artifacts.get(METHOD_OUTPUTS, key, f"{name} {'/'.join(key)}")
                     spec = {"aggregate": config.aggregate, "seed": config.seed}
-                    run = partial(_evaluate, ctx, llm, task, method)
-                    deps = (_dependency(ctx, llm, task, method),)
-                    key = f"{llm.name}/{task}/{method.name}"
-                    units.append(Unit(EVALUATE_STAGES[group], key, spec, run, deps))
+                    run = partial(_evaluate, ctx, llm, task, method, outputs)
+                    units.append(Unit(name, "/".join(key), spec, run, (outputs.dep,)))
         return units
 
-    return plan
+    return Stage(name, plan, family, description=description or f"{family} predictions and scores")
