@@ -33,6 +33,8 @@ def test_table5_has_both_pools_and_the_oracle_with_every_metric(table5_run: Path
     rows = [line.split("|") for line in table.splitlines() if line.startswith("| LaMP-")]
     for metric in ("Acc", "F1", "MAE", "RMSE"):  # in the RSPG table and the oracle table
         assert sum(cells[2].strip() == metric for cells in rows) == 2
+    assert (table5_run / "table5.tex").is_file()  # and a section of report.html
+    assert "Table 5" in (table5_run / "report.html").read_text(encoding="utf-8")
     # the w/o-ROPG selectors chose only among the baselines of the pool
     chosen = json.loads((table5_run / "selection/reader/LaMP-2/rspg-pre-noropg.json").read_text())[
         "selected"
@@ -45,13 +47,13 @@ def test_oracle_bounds_are_the_best_and_worst_retriever_per_input(table5_run: Pa
     lower = json.loads((table5_run / "scores/reader/LaMP-2/oracle-lower.json").read_text())
     assert set(upper["metrics"]) == {"accuracy", "f1"}
     assert upper["metrics"]["accuracy"] >= lower["metrics"]["accuracy"]
-    pool = [
-        json.loads(line)
-        for line in (table5_run / "feedback/reader/LaMP-2/dev.rspg.jsonl").read_text().splitlines()
-    ][1:]
+    lines = (table5_run / "feedback/reader/LaMP-2/dev.rspg.jsonl").read_text().splitlines()
+    header, pool = json.loads(lines[0])["ropg_feedback"], [json.loads(line) for line in lines[1:]]
     split = load_split(sample_path(), "LaMP-2", "dev").head(len(pool))
-    best = [max(record["retrievers"].values(), key=lambda e: e["score"])["output"]
-            for record in pool]  # fmt: skip
+    best = []  # the first retriever of the pool with the highest score
+    for record in pool:
+        entries = [record["retrievers"][name] for name in header["retrievers"]]
+        best.append(max(entries, key=lambda entry: entry["score"])["output"])
     expected = get_task("LaMP-2").evaluate(split.golds(), best)
     assert upper["metrics"] == pytest.approx(expected)
     rmse = json.loads((table5_run / "scores/reader/LaMP-3/oracle-upper.json").read_text())

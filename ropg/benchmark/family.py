@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -95,19 +95,29 @@ class MethodFamily:
     # -- configuration ---------------------------------------------------------------------
     @classmethod
     def parse_settings(cls, values: Any, where: str) -> Any:
-        """The section from its YAML mapping (unknown keys refused); None without a class."""
+        """The section from its YAML mapping, checked: unknown keys refused, each value
+        converted to its field's type or refused; a mapping field whose metadata names
+        ``settings_of`` (``"ropg.training.config:RopgTrainConfig"``) is checked against that
+        config class (:func:`ropg.utils.config.check_overrides`). None without a class."""
         if cls.settings_class is None:
             if values not in (None, {}):
                 raise UserError(f"{where}: the {cls.name} family takes no settings")
             return None
-        from ropg.utils.config import known_settings
+        from ropg.utils.config import check_overrides, coerce_settings
+        from ropg.utils.plugins import import_trusted
 
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
             raise UserError(f"{where}: expected a mapping, got {values!r}")
+        settings = coerce_settings(cls.settings_class, dict(values), where)
+        for item in dataclasses.fields(cls.settings_class):  # settings of another config class
+            target = item.metadata.get("settings_of")
+            if target is not None and settings.get(item.name):
+                overrides = settings[item.name]
+                check_overrides(import_trusted(target), overrides, f"{where}.{item.name}")
         try:
-            return cls.settings_class(**known_settings(cls.settings_class, dict(values), where))
+            return cls.settings_class(**settings)
         except TypeError as error:
             raise UserError(f"{where}: {error}") from None
 
@@ -123,6 +133,13 @@ class MethodFamily:
     def runs(self, config: BenchmarkConfig, llm: LLMEntry) -> bool:
         """Whether ``llm`` runs this family (and the family has something to run)."""
         return self.name in llm.methods
+
+    def llm_tasks(self, config: BenchmarkConfig) -> Iterator[tuple[LLMEntry, str]]:
+        """``(llm, task)`` for every LLM that runs this family and every task of the run."""
+        for llm in config.llms:
+            if self.runs(config, llm):
+                for task in config.tasks:
+                    yield llm, task
 
     def learns(self, config: BenchmarkConfig, llm: LLMEntry) -> bool:
         """Whether the family reads the train split for ``llm``."""
@@ -153,6 +170,11 @@ class MethodFamily:
 
     def write_report(self, ctx: RunContext) -> list[str]:
         """Write the family's own report files into the run directory; returns their names."""
+        return []
+
+    def report_sections(self, ctx: RunContext) -> list[Any]:
+        """The family's sections of ``report.html`` and its LaTeX files
+        (:class:`ropg.reports.Section` objects: results tables, grids/heatmaps, charts)."""
         return []
 
 

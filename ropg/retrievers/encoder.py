@@ -121,7 +121,14 @@ def load_model_and_tokenizer(
     source = str(directory) if directory is not None else model
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        encoder = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code, **options)
+        if directory is not None and (directory / "adapter_config.json").is_file():
+            from ropg.retrievers.adapters import load_adapted  # a LoRA-trained encoder
+
+            encoder = load_adapted(directory, trust_remote_code, options)
+        else:
+            encoder = AutoModel.from_pretrained(
+                source, trust_remote_code=trust_remote_code, **options
+            )
     except (OSError, ValueError, KeyError) as error:
         where = "model directory" if directory else "Hugging Face Hub id (offline?)"
         raise UserError(f"cannot load encoder {model!r} as a {where}: {error}") from error

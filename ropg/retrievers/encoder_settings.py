@@ -101,7 +101,7 @@ def local_model_dir(model: str) -> Path | None:
     """
     path = Path(model).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not any((path / name).is_file() for name in ("config.json", "adapter_config.json")):
             raise UserError(f"encoder path {model!r} is not a model directory (no config.json)")
         return path
     if path.exists():

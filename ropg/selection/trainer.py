@@ -18,8 +18,10 @@ records when there is no dev feedback): ``analysis.md``, ``analysis.json``,
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from ropg.retrievers.adapters import apply_adapter, record_base
 from ropg.selection.analysis import oracle_names, success_rate
 from ropg.selection.baselines import select_always, select_best_single
 from ropg.selection.config import SelectorConfig
@@ -63,6 +65,7 @@ class SelectorTrainer(EpochTrainer):
             separator=config.separator, keep_output=config.keep_output, task=self.task.name,
         )  # fmt: skip
         model, self.tokenizer = build_selector(config.model, settings, config.trust_remote_code)
+        model.encoder = apply_adapter(model.encoder, config)
         settings.max_length = effective_max_length(self.tokenizer, config.max_length)
         self.collator = SelectorCollator(self.tokenizer, settings)
         self.baselines = self._baselines()
@@ -114,6 +117,7 @@ class SelectorTrainer(EpochTrainer):
 
     def save_model(self, model: Any) -> None:
         save_selector(model, self.tokenizer, self.output)
+        record_base(model.encoder, Path(self.output))
 
 
 def train_selector(config: SelectorConfig) -> TrainResult:

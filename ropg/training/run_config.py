@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from ropg.utils.config import ConfigBase, field_help, positive
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+ADAPTERS = ("none", "lora")
 # settings that may change between a run and its resumption (they do not change the result)
 RUNTIME_FIELDS = frozenset(
     {
@@ -55,6 +56,23 @@ class TrainRunConfig(ConfigBase):
     tokens_per_forward: int = field(
         default=16384,
         metadata=field_help("padded tokens per encoder forward (texts packed longest first)"),
+    )
+    adapter: str = field(
+        default="none",
+        metadata=field_help(
+            "none: fine-tune every weight (the paper); lora: train LoRA adapters (peft) and "
+            "save only them, a few hundred KB that load on top of the base model"
+        ),
+    )
+    lora_rank: int = field(default=8, metadata=field_help("LoRA rank r (adapter: lora)"))
+    lora_alpha: int = field(default=16, metadata=field_help("LoRA scaling alpha"))
+    lora_dropout: float = field(default=0.0, metadata=field_help("dropout on the LoRA path"))
+    lora_targets: list[str] = field(
+        default_factory=list,
+        metadata=field_help(
+            "module names LoRA wraps (default: peft's choice for the architecture)",
+            metavar="NAME",
+        ),
     )
     # -- optimization -----------------------------------------------------------------------
     lr: float = field(default=1e-5, metadata=field_help("Adam learning rate"))
@@ -109,8 +127,10 @@ class TrainRunConfig(ConfigBase):
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.keep_checkpoints >= 0, "keep_checkpoints must be >= 0"),
             (self.temperature > 0, "temperature must be > 0"),
+            (self.adapter in ADAPTERS, f"adapter: one of {ADAPTERS}"),
+            (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
         ]
         names = ("effective_batch_size", "per_device_batch_size", "epochs", "log_every")
-        names += ("max_length", "tokens_per_forward")
+        names += ("max_length", "tokens_per_forward", "lora_rank", "lora_alpha")
         checks += positive(self, (*names, "limit_train", "limit_dev", "stop_after_epoch"))
         return checks

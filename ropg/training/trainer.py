@@ -16,9 +16,11 @@ scores them by dot product (cosine when ``normalize``), and applies the KD or RL
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from ropg.errors import UserError
+from ropg.retrievers.adapters import apply_adapter, record_base
 from ropg.retrievers.encoder import EncoderSettings, save_encoder
 from ropg.training.config import RopgTrainConfig
 from ropg.training.data import CandidateCollator, load_candidate_examples
@@ -84,6 +86,7 @@ class RopgTrainer(EpochTrainer):
         self.task = get_task(config.task)
         train_examples, self.dev = self._load_examples(self.task)
         model, self.tokenizer = load_model_and_tokenizer(config.model, config.trust_remote_code)
+        model = apply_adapter(model, config)
         max_length = effective_max_length(self.tokenizer, config.max_length)
         self.collator = CandidateCollator(self.tokenizer, max_length, config.candidates)
         self.baselines = feedback_baselines(self.dev, config.eval_k)
@@ -129,6 +132,7 @@ class RopgTrainer(EpochTrainer):
 
     def save_model(self, model: Any) -> None:
         save_encoder(model, self.tokenizer, self.settings, self.output)
+        record_base(model, Path(self.output))
 
 
 def train(config: RopgTrainConfig) -> TrainResult:

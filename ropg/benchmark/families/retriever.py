@@ -77,11 +77,8 @@ class RetrieverFamily(MethodFamily):
     def plan_generate(self, ctx: RunContext) -> list[Unit]:
         split = ctx.config.eval_split
         units = []
-        for llm in ctx.config.llms:
-            if not self.runs(ctx.config, llm):
-                continue
-            for task in ctx.config.tasks:
-                rankings = {self.name: ctx.artifacts.get(RANKINGS, (task, split, self.name))}
-                stage = f"{self.name}-generate"
-                units.append(pool_unit(ctx, stage, llm, task, split, rankings, self.name))
+        for llm, task in self.llm_tasks(ctx.config):
+            rankings = {self.name: ctx.artifacts.get(RANKINGS, (task, split, self.name))}
+            stage = f"{self.name}-generate"
+            units.append(pool_unit(ctx, stage, llm, task, split, rankings, self.name))
         return units

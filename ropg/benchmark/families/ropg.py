@@ -36,6 +36,7 @@ METHODS = ("kd", "rl")
 CANDIDATES_FILE = "candidates"
 CANDIDATES = "ropg-candidates"  # (llm, task, split): the candidates feedback file
 POOL_FILE = "ropg"
+TRAIN = "ropg.training.config:RopgTrainConfig"  # what ropg.overrides and ropg.configs set
 
 
 @dataclass
@@ -59,8 +60,8 @@ class RopgSection:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     initial: str = "contriever"
     model: str | None = None
-    configs: dict[str, str] = field(default_factory=dict)
-    overrides: dict[str, Any] = field(default_factory=dict)
+    configs: dict[str, str] = field(default_factory=dict, metadata={"settings_file_of": TRAIN})
+    overrides: dict[str, Any] = field(default_factory=dict, metadata={"settings_of": TRAIN})
     use_date: bool = True
     rerank: int | None = None
     dev_feedback: bool = True
@@ -161,25 +162,22 @@ class Ropg(MethodFamily):
         alone in a prompt, generated and scored (the ROPG training signal)."""
         config, section = ctx.config, self.settings
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                for split in self.feedback_splits(config):
-                    initial = ctx.artifacts.get(RANKINGS, (task, split, section.initial))
-                    spec = {
-                        "llm": llm_spec(llm),
-                        "candidates": config.candidates,
-                        "initial": section.initial,
-                        "use_date": section.use_date,
-                    }
-                    out = ctx.feedback_path(llm.name, task, split, CANDIDATES_FILE)
-                    make = partial(self._candidate_planner, ctx, initial)
-                    run = partial(collect, ctx, llm, task, split, out, make)
-                    unit = Unit("ropg-feedback", f"{llm.name}/{task}/{split}", spec, run,
-                                (initial.dep,))  # fmt: skip
-                    ctx.artifacts.publish(CANDIDATES, (llm.name, task, split), Handle.of(unit, out))
-                    units.append(unit)
+        for llm, task in self.llm_tasks(config):
+            for split in self.feedback_splits(config):
+                initial = ctx.artifacts.get(RANKINGS, (task, split, section.initial))
+                spec = {
+                    "llm": llm_spec(llm),
+                    "candidates": config.candidates,
+                    "initial": section.initial,
+                    "use_date": section.use_date,
+                }
+                out = ctx.feedback_path(llm.name, task, split, CANDIDATES_FILE)
+                make = partial(self._candidate_planner, ctx, initial)
+                run = partial(collect, ctx, llm, task, split, out, make)
+                unit = Unit("ropg-feedback", f"{llm.name}/{task}/{split}", spec, run,
+                            (initial.dep,))  # fmt: skip
+                ctx.artifacts.publish(CANDIDATES, (llm.name, task, split), Handle.of(unit, out))
+                units.append(unit)
         return units
 
     def initial_model(self, ctx: RunContext) -> str:
@@ -232,22 +230,19 @@ class Ropg(MethodFamily):
         """Per LLM, task and ROPG method: train a dense retriever from the candidates feedback."""
         config = ctx.config
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                deps = tuple(
-                    ctx.artifacts.get(CANDIDATES, (llm.name, task, split)).dep
-                    for split in self.feedback_splits(config)
-                )
-                for method in self.settings.methods:
-                    name = method_name(method)
-                    key = f"{llm.name}/{task}/{name}"
-                    output = ctx.model_dir(llm.name, task, name)
-                    settings = self.train_config(ctx, llm.name, task, method)
-                    unit = training_unit("ropg-train", key, settings, _train, output, deps)
-                    ctx.artifacts.publish(MODEL, (llm.name, task, name), Handle.of(unit, output))
-                    units.append(unit)
+        for llm, task in self.llm_tasks(config):
+            deps = tuple(
+                ctx.artifacts.get(CANDIDATES, (llm.name, task, split)).dep
+                for split in self.feedback_splits(config)
+            )
+            for method in self.settings.methods:
+                name = method_name(method)
+                key = f"{llm.name}/{task}/{name}"
+                output = ctx.model_dir(llm.name, task, name)
+                settings = self.train_config(ctx, llm.name, task, method)
+                unit = training_unit("ropg-train", key, settings, _train, output, deps)
+                ctx.artifacts.publish(MODEL, (llm.name, task, name), Handle.of(unit, output))
+                units.append(unit)
         return units
 
     def _retriever(self, ctx: RunContext, model_dir: Path, initial: Handle | None) -> Any:
@@ -262,61 +257,55 @@ class Ropg(MethodFamily):
         split only what another family reads, e.g. RSPG's pool)."""
         config, section = ctx.config, self.settings
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                for split in ctx.splits_for(llm):
-                    needed = ctx.needed_outputs(llm, split)
-                    for method in section.methods:
-                        name = method_name(method)
-                        if split != config.eval_split and name not in needed:
-                            continue
-                        model = ctx.artifacts.get(MODEL, (llm.name, task, name))
-                        deps: tuple[tuple[str, str], ...] = (model.dep,)
-                        initial = None
-                        if section.rerank is not None:
-                            initial = ctx.artifacts.get(RANKINGS, (task, split, section.initial))
-                            deps += (initial.dep,)
-                        make = partial(self._retriever, ctx, model.path, initial)
-                        spec = {"rerank": section.rerank}
-                        units.append(
-                            rank_unit(
-                                ctx,
-                                "ropg-rank",
-                                task,
-                                split,
-                                ranking_name(method, llm.name),
-                                make,
-                                use_date=section.use_date,
-                                top_k=config.k,
-                                spec=spec,
-                                deps=deps,
-                            )  # fmt: skip
-                        )
+        for llm, task in self.llm_tasks(config):
+            for split in ctx.splits_for(llm):
+                needed = ctx.needed_outputs(llm, split)
+                for method in section.methods:
+                    name = method_name(method)
+                    if split != config.eval_split and name not in needed:
+                        continue
+                    model = ctx.artifacts.get(MODEL, (llm.name, task, name))
+                    deps: tuple[tuple[str, str], ...] = (model.dep,)
+                    initial = None
+                    if section.rerank is not None:
+                        initial = ctx.artifacts.get(RANKINGS, (task, split, section.initial))
+                        deps += (initial.dep,)
+                    make = partial(self._retriever, ctx, model.path, initial)
+                    spec = {"rerank": section.rerank}
+                    units.append(
+                        rank_unit(
+                            ctx,
+                            "ropg-rank",
+                            task,
+                            split,
+                            ranking_name(method, llm.name),
+                            make,
+                            use_date=section.use_date,
+                            top_k=config.k,
+                            spec=spec,
+                            deps=deps,
+                        )  # fmt: skip
+                    )
         return units
 
     def plan_generate(self, ctx: RunContext) -> list[Unit]:
         """Per LLM, task and split: the ROPG retrievers' k-item prompts, generated and scored."""
         config = ctx.config
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                for split in ctx.splits_for(llm):
-                    needed = ctx.needed_outputs(llm, split)
-                    rankings = {
-                        method_name(m): ctx.artifacts.get(
-                            RANKINGS, (task, split, ranking_name(m, llm.name))
-                        )
-                        for m in self.settings.methods
-                        if split == config.eval_split or method_name(m) in needed
-                    }
-                    if rankings:
-                        units.append(
-                            pool_unit(ctx, "ropg-generate", llm, task, split, rankings, POOL_FILE)
-                        )
+        for llm, task in self.llm_tasks(config):
+            for split in ctx.splits_for(llm):
+                needed = ctx.needed_outputs(llm, split)
+                rankings = {
+                    method_name(m): ctx.artifacts.get(
+                        RANKINGS, (task, split, ranking_name(m, llm.name))
+                    )
+                    for m in self.settings.methods
+                    if split == config.eval_split or method_name(m) in needed
+                }
+                if rankings:
+                    units.append(
+                        pool_unit(ctx, "ropg-generate", llm, task, split, rankings, POOL_FILE)
+                    )
         return units
 
 

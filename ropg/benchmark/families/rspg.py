@@ -39,6 +39,7 @@ MODES = ("pre", "post")
 ANALYSIS = "analysis"
 POOL_FILE = "rspg"
 MERGED_POOL = "rspg-merged-pool"  # (llm, task): the pool members' records in one file
+SELECTOR = "ropg.selection.config:SelectorConfig"  # what rspg.overrides and rspg.config set
 
 
 @dataclass
@@ -60,8 +61,8 @@ class RspgSection:
 
     modes: list[str] = field(default_factory=lambda: list(MODES))
     pool: list[str] = field(default_factory=list)
-    config: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    config: str | None = field(default=None, metadata={"settings_file_of": SELECTOR})
+    overrides: dict[str, Any] = field(default_factory=dict, metadata={"settings_of": SELECTOR})
     qpp: list[str] = field(default_factory=lambda: ["wig", "nqc", "sigma_max", "sigma_x"])
     labels: dict[str, str] = field(default_factory=lambda: {"pre": "RSPG-Pre", "post": "RSPG-Post"})
     table5: bool = False
@@ -246,12 +247,9 @@ class Rspg(MethodFamily):
         """Per LLM, task and variant: the merged pool files; per mode: a trained selector."""
         config = ctx.config
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                for variant in self.variants(config):
-                    units += self._train_units(ctx, llm, task, variant)
+        for llm, task in self.llm_tasks(config):
+            for variant in self.variants(config):
+                units += self._train_units(ctx, llm, task, variant)
         return units
 
     def _train_units(
@@ -375,38 +373,33 @@ class Rspg(MethodFamily):
         outputs); per LLM and task: the analysis and the oracle bounds' outputs."""
         config = ctx.config
         units = []
-        for llm in config.llms:
-            if not self.runs(config, llm):
-                continue
-            for task in config.tasks:
-                for variant in self.variants(config):
-                    pool = ctx.artifacts.get(MERGED_POOL, (llm.name, task, variant.suffix))
-                    for mode in self.settings.modes:
-                        name = mode_name(mode, variant.suffix)
-                        model = ctx.artifacts.get(MODEL, (llm.name, task, name))
-                        run = partial(self._select, ctx, llm.name, task, mode, variant)
-                        unit = Unit(
-                            "rspg-select", f"{llm.name}/{task}/{name}", {}, run,
-                            (pool.dep, model.dep),
-                        )  # fmt: skip
-                        read = partial(self._selected_outputs, ctx, llm.name, task, name, variant)
-                        ctx.artifacts.publish(
-                            METHOD_OUTPUTS, (llm.name, task, name), Handle.of(unit, read=read)
-                        )
-                        units.append(unit)
-                pool = ctx.artifacts.get(MERGED_POOL, (llm.name, task, ""))
-                spec = {"qpp": self.settings.qpp}
-                run = partial(self._analysis, ctx, llm.name, task)
-                analysis = Unit(
-                    "rspg-select", f"{llm.name}/{task}/{ANALYSIS}", spec, run, (pool.dep,)
-                )
-                units.append(analysis)
-                if self.settings.table5:
-                    for name, best in ORACLES.items():
-                        read = partial(self._oracle_outputs, ctx, llm.name, task, best)
-                        ctx.artifacts.publish(
-                            METHOD_OUTPUTS, (llm.name, task, name), Handle.of(analysis, read=read)
-                        )
+        for llm, task in self.llm_tasks(config):
+            for variant in self.variants(config):
+                pool = ctx.artifacts.get(MERGED_POOL, (llm.name, task, variant.suffix))
+                for mode in self.settings.modes:
+                    name = mode_name(mode, variant.suffix)
+                    model = ctx.artifacts.get(MODEL, (llm.name, task, name))
+                    run = partial(self._select, ctx, llm.name, task, mode, variant)
+                    unit = Unit(
+                        "rspg-select", f"{llm.name}/{task}/{name}", {}, run,
+                        (pool.dep, model.dep),
+                    )  # fmt: skip
+                    read = partial(self._selected_outputs, ctx, llm.name, task, name, variant)
+                    ctx.artifacts.publish(
+                        METHOD_OUTPUTS, (llm.name, task, name), Handle.of(unit, read=read)
+                    )
+                    units.append(unit)
+            pool = ctx.artifacts.get(MERGED_POOL, (llm.name, task, ""))
+            spec = {"qpp": self.settings.qpp}
+            run = partial(self._analysis, ctx, llm.name, task)
+            analysis = Unit("rspg-select", f"{llm.name}/{task}/{ANALYSIS}", spec, run, (pool.dep,))
+            units.append(analysis)
+            if self.settings.table5:
+                for name, best in ORACLES.items():
+                    read = partial(self._oracle_outputs, ctx, llm.name, task, best)
+                    ctx.artifacts.publish(
+                        METHOD_OUTPUTS, (llm.name, task, name), Handle.of(analysis, read=read)
+                    )
         return units
 
     # -- report ------------------------------------------------------------------------------
@@ -416,6 +409,12 @@ class Rspg(MethodFamily):
         files = [write_selectors(ctx, self)]
         table5 = write_table5(ctx, self)
         return files + ([table5] if table5 else [])
+
+    def report_sections(self, ctx: RunContext) -> list[Any]:
+        from ropg.benchmark.families.rspg_report import table5_section
+
+        section = table5_section(ctx, self)
+        return [section] if section is not None else []
 
 
 def _train(config: Any) -> Any:

@@ -78,17 +78,16 @@ def write_selectors(ctx: RunContext, family: Any) -> str:
 TABLE5_FILE = "table5.md"
 
 
-def write_table5(ctx: RunContext, family: Any) -> str | None:
-    """``table5.md`` (with ``rspg.table5``): per LLM, RSPG-Pre/Post without and with the ROPG
-    retrievers in their pool (markers: significantly better than the column without), then
-    the oracle lower and upper bounds, every metric. Returns the file name."""
+def table5_tables(ctx: RunContext, family: Any) -> list[Any]:
+    """Per LLM, RSPG-Pre/Post without and with the ROPG retrievers in their pool (markers:
+    significantly better than the column without), then the oracle lower and upper bounds,
+    every metric (``ResultTable`` objects; none without ``rspg.table5``)."""
     from ropg.benchmark.stages.report import results_table
-    from ropg.benchmark.tables import render_results
 
     config = ctx.config
     if not family.settings.table5:
-        return None
-    parts = [f"# {config.name}: RSPG with and without the ROPG retrievers (Table 5)\n\n"]
+        return []
+    tables = []
     for llm in config.llms:
         if not family.runs(config, llm):
             continue
@@ -99,7 +98,31 @@ def write_table5(ctx: RunContext, family: Any) -> str | None:
         table, _, _ = results_table(ctx, llm, order, f"{llm.label}: RSPG w/o and w/ ROPG")
         oracle = [method for method in methods.values() if method.table == "table5-oracle"]
         bounds, _, _ = results_table(ctx, llm, oracle, f"{llm.label}: oracle bounds")
-        parts += [render_results(table), render_results(bounds)]
+        tables += [table, bounds]
+    return tables
+
+
+def write_table5(ctx: RunContext, family: Any) -> str | None:
+    """``table5.md`` (with ``rspg.table5``); returns its file name."""
+    from ropg.benchmark.tables import render_results
+
+    tables = table5_tables(ctx, family)
+    if not tables:
+        return None
+    title = f"# {ctx.config.name}: RSPG with and without the ROPG retrievers (Table 5)\n\n"
     with atomic_open(ctx.run_dir / TABLE5_FILE) as stream:
-        stream.write("\n".join(parts))
+        stream.write(title + "\n".join(render_results(table) for table in tables))
     return TABLE5_FILE
+
+
+def table5_section(ctx: RunContext, family: Any) -> Any:
+    """Table 5 as a section of ``report.html`` / ``table5.tex`` (None without it)."""
+    from ropg.reports import ResultsBlock, Section
+
+    tables = table5_tables(ctx, family)
+    if not tables:
+        return None
+    return Section(
+        "table5", "RSPG with and without the ROPG retrievers; oracle bounds (Table 5)",
+        [ResultsBlock(table) for table in tables],
+    )  # fmt: skip

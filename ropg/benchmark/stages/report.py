@@ -193,7 +193,18 @@ def write_report(ctx: RunContext) -> dict[str, Any]:
     files = [TABLE_FILE, METRICS_FILE, FINGERPRINTS_FILE]
     for family in config.family_list():
         files += family.write_report(ctx)
+    files += write_visual_reports(ctx)
     return {"files": files}
+
+
+def write_visual_reports(ctx: RunContext) -> list[str]:
+    """``report.html`` and the LaTeX tables: the run's data, plus every family's sections."""
+    from ropg.reports import collect_run_report, write_run_reports
+
+    report = collect_run_report(ctx.run_dir)
+    for family in ctx.config.family_list():
+        report.add(family.report_sections(ctx))
+    return list(write_run_reports(ctx.run_dir, report))
 
 
 def plan_report(ctx: RunContext) -> list[Unit]:
