@@ -182,6 +182,7 @@ _FAMILIES: dict[str, type[MethodFamily] | str] = {
     "baselines": "ropg.benchmark.families.baselines:Baselines",
     "ropg": "ropg.benchmark.families.ropg:Ropg",
     "rspg": "ropg.benchmark.families.rspg:Rspg",
+    "rpo": "ropg.benchmark.families.rpo:Rpo",
 }
 
 
