@@ -12,6 +12,12 @@ Built-in backends::
 
 A backend factory is called as ``factory(target, **options)``; a class is built with its
 ``from_spec(target, **options)`` when it has one. Backends are imported only when used.
+
+A ``module:Class`` path or an entry point (from a command line or a shared YAML config) is
+checked to be a generator class — one with ``generate`` and ``identity`` — or a factory marked
+with ``ropg.utils.plugins.plugin_factory("generator")`` before anything of it is called, so
+``--llm os:system`` runs nothing. Built-in and :func:`register_generator` backends are code
+the user installed and are trusted as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from ropg.errors import UserError
 from ropg.generation.errors import GenerationError
 
 ENTRY_POINT_GROUP = "ropg.generators"
@@ -36,6 +43,8 @@ _BACKENDS: dict[str, Callable[..., Any] | str] = {
     "openai-chat": "ropg.generation.openai_backend:OpenAIGenerator.chat_from_spec",
     "reader": "ropg.lamp.reader:ProfileReader.from_spec",  # a LaMP baseline, loaded by name
 }
+GENERATOR_MEMBERS = ("generate", "identity")
+"""What a generator class must have (:class:`~ropg.generation.base.Generator`)."""
 # a dotted Python name: the module and the attribute of a ``module:attribute`` path
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -106,14 +115,38 @@ def parse_generator_spec(spec: str) -> GeneratorSpec:
     )
 
 
+def _checked(value: Any, spec: str) -> Any:
+    """``value`` when it is a generator plug-in (see the module docstring), else refused."""
+    from ropg.utils.plugins import check_plugin
+
+    try:
+        return check_plugin(value, spec, "generator", members=GENERATOR_MEMBERS)
+    except UserError as error:
+        raise GenerationError(str(error)) from None
+
+
 def _factory(backend: str) -> Callable[..., Any]:
-    if backend in _BACKENDS:
+    if backend in _BACKENDS:  # built-in or registered in code: trusted
         factory = _BACKENDS[backend]
         return _load_dotted(factory) if isinstance(factory, str) else factory
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == backend:
-            return entry.load()
-    return _load_dotted(backend)
+            return _checked(entry.load(), f"{ENTRY_POINT_GROUP}:{backend}")
+    return _checked(_load_dotted(backend), backend)
+
+
+def check_generator_spec(spec: str) -> None:
+    """Check a spec without building anything: it parses, and a plug-in path or entry point
+    resolves to a generator class or marked factory (built-in backends are not imported)."""
+    backend = parse_generator_spec(spec).backend
+    if backend not in _BACKENDS:
+        _factory(backend)
+
+
+def resolve_generator_factory(spec: str) -> Callable[..., Any]:
+    """The (checked) factory behind a generator spec, without calling it: a config can be
+    checked when it loads, before any work."""
+    return _factory(parse_generator_spec(spec).backend)
 
 
 def runtime_options(spec: str) -> frozenset[str]:
