@@ -12,6 +12,23 @@ from ropg.lamp import LampDataError, LampError, load_split, write_predictions
 from ropg.lamp.data import find_split_files
 
 
+def use_stdlib_loading(monkeypatch):
+    """Load as ropg did before its fast path: ``json`` and the item-by-item profile check."""
+    import ropg.lamp.data as data
+    import ropg.lamp.json_files as json_files
+
+    monkeypatch.setattr(json_files, "fast_decode_file", lambda path: json_files.REFUSED)
+    monkeypatch.setattr(data, "_plain_profile", lambda profile, needed: False)
+
+
+@pytest.fixture(params=["fast", "stdlib"])
+def loading(request, monkeypatch):
+    """Run a test through the fast loading path and through the standard-library one."""
+    if request.param == "stdlib":
+        use_stdlib_loading(monkeypatch)
+    return request.param
+
+
 def questions(task="LaMP-2", count=3, profile_size=2):
     fields = {
         "LaMP-2": {"description": "a movie", "tag": "comedy"},
@@ -114,7 +131,7 @@ def test_lamp6_wrapped_questions_are_unwrapped(tmp_path):
         ),
     ],
 )
-def test_question_validation_names_file_record_and_field(tmp_path, mutate, message, where):
+def test_question_validation_names_file_record_and_field(tmp_path, loading, mutate, message, where):
     data = mutate(questions())
     q = write(tmp_path / "q.json", data if isinstance(data, str) else json.dumps(data))
     with pytest.raises(LampDataError) as info:
@@ -123,7 +140,7 @@ def test_question_validation_names_file_record_and_field(tmp_path, mutate, messa
     assert str(q) in str(info.value)
 
 
-def test_profile_field_type_error(tmp_path):
+def test_profile_field_type_error(tmp_path, loading):
     data = questions()
     data[1]["profile"][1]["tag"] = ["comedy"]
     q = write(tmp_path / "q.json", data)
@@ -144,7 +161,7 @@ def test_profile_field_type_error(tmp_path):
         ([], "expected an object with 'task' and 'golds'"),
     ],
 )
-def test_outputs_validation(tmp_path, golds, message):
+def test_outputs_validation(tmp_path, loading, golds, message):
     q = write(tmp_path / "q.json", questions())
     o = write(tmp_path / "o.json", golds)
     with pytest.raises(LampDataError) as info:
@@ -152,7 +169,7 @@ def test_outputs_validation(tmp_path, golds, message):
     assert message in str(info.value) and "o.json" in str(info.value)
 
 
-def test_missing_query_marker_warns_with_location(tmp_path, caplog):
+def test_missing_query_marker_warns_with_location(tmp_path, caplog, loading):
     data = questions()
     data[2]["input"] = "malformed input without the marker"
     q = write(tmp_path / "q.json", data)

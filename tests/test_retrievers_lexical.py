@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from ropg.lamp.data import Example
+from ropg.lamp.data import Example, load_split
 from ropg.lamp.errors import LampError
+from ropg.lamp.synthetic import sample_path
+from ropg.lamp.tasks import get_task, task_names
 from ropg.retrievers import BaseRetriever, Ranking, RetrievalQuery, get_retriever
 from ropg.retrievers.bm25 import BM25Retriever, reference_order
 from ropg.retrievers.bm25_index import numba_available
-from ropg.retrievers.pipeline import build_queries, rank_split, rankings_to_ids
+from ropg.retrievers.documents import JoinedDocuments, document_parts
+from ropg.retrievers.pipeline import _build_queries, build_queries, rank_split, rankings_to_ids
 from ropg.retrievers.simple import date_key
 from ropg.retrievers.whitespace import encode_batch
 
@@ -264,3 +267,120 @@ def test_build_queries_and_query_fallback() -> None:
     assert fallback[1].query == "no marker here"
     rankings = rank_split(get_retriever("bm25"), [good], "LaMP-2", show_progress=False)
     assert rankings_to_ids(rankings, [good]) == {"1": ["7"]}
+
+
+# -- documents kept as their fields (the fast path of rank_split) ----------------------------
+TRICKY_FIELDS = [
+    "", " ", "  lead", "trail  ", "a\tb", "x\ny\r\n", "\u3000wide\u3000", "nb\xa0sp", "\x85nel",
+    "é東😀 café", "\x1cfs\x1f", "nul\x00x", "a\x01b", 7, 2.5, -3, "-",
+]  # fmt: skip
+ITEM_FIELDS = ("title", "text", "abstract", "description", "tag", "category", "score")
+
+
+def _tricky_profile(rng: random.Random, count: int) -> list[dict]:
+    """Profile items whose fields have whitespace at the edges, non-ASCII and control
+    characters, numbers, empty strings: the joined document must split as the task's own."""
+    items = []
+    for index in range(count):
+        item: dict = {"id": f"p{index}", "date": rng.choice(["2011-01-02", 2011, 2.5, ""])}
+        for name in ITEM_FIELDS:
+            if rng.random() < 0.4:
+                item[name] = rng.choice(TRICKY_FIELDS)
+            else:
+                item[name] = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 8)))
+        items.append(item)
+    return items
+
+
+def test_joined_documents_behave_as_a_list_of_strings() -> None:
+    documents = JoinedDocuments(["a", "b ", " c", "", "d\te", "f"], 2)
+    texts = ["a b ", " c ", "d\te f"]
+    assert len(documents) == 3 and documents == texts and texts == documents
+    assert list(documents) == texts and documents[1] == " c " and documents[-1] == "d\te f"
+    assert documents[1:] == texts[1:] and documents == tuple(texts) and documents != texts[:2]
+    assert document_parts(documents) == (["a", "b ", " c", "", "d\te", "f"], 2)
+    assert document_parts(texts) == (texts, 1)
+    with pytest.raises(ValueError):
+        JoinedDocuments(["a", "b", "c"], 2)
+
+
+@pytest.mark.parametrize("use_date", [False, True])
+def test_documents_from_fields_are_the_task_documents(use_date: bool) -> None:
+    rng = random.Random(11)
+    for name in task_names():
+        task = get_task(name)
+        profile = _tricky_profile(rng, 30)
+        examples = [Example("q", "no marker", profile), Example("e", "no marker", [])]
+        expected = task.documents(profile, use_date)
+        eager = build_queries(examples, name, use_date, query_fallback="input")
+        assert type(eager[0].documents) is list and eager[0].documents == expected
+        assert eager[1].documents == []
+        lazy = _build_queries(examples, name, use_date, "input", join=False)[0].documents
+        assert lazy == expected and len(lazy) == len(expected)
+        parts, width = document_parts(lazy)
+        for index, document in enumerate(expected):  # tokens straight from the parts
+            own = parts[index * width : (index + 1) * width]
+            assert [token for part in own for token in part.split()] == document.split()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("use_date", [False, True])
+def test_bm25_over_fields_equals_rank_bm25_over_documents(backend: str, use_date: bool) -> None:
+    rng = random.Random(12)
+    task = get_task("LaMP-4")
+    examples = [
+        Example(
+            f"q{number}",
+            "Generate a headline for the following article: "
+            + " ".join(rng.choice(WORDS + TRICKY_FIELDS[:12]) for _ in range(rng.randint(0, 9))),
+            _tricky_profile(rng, rng.choice([1, 2, 5, 17, 60])),
+        )
+        for number in range(40)
+    ]
+    queries = _build_queries(examples, task, use_date, "error", join=False)
+    assert all(isinstance(query.documents, JoinedDocuments) for query in queries)
+    fast = BM25Retriever(backend=backend, batch_docs=40, n_threads=2)
+    checked = 0
+    for example, query, got in zip(examples, queries, fast.score_batch(queries)):
+        documents = task.documents(example.profile, use_date)
+        expected = _rank_bm25(RetrievalQuery(query.qid, query.query, documents))
+        if expected is not None:
+            np.testing.assert_array_equal(got, expected)
+            checked += 1
+    assert checked >= 35
+    reference = BM25Retriever(implementation="reference")
+    want = rankings_to_ids(rank_split(reference, examples, task, 4, use_date, False), examples)
+    got = rankings_to_ids(rank_split(fast, examples, task, 4, use_date, False), examples)
+    assert got == want
+
+
+@pytest.mark.parametrize("use_date", [False, True])
+def test_rank_split_on_the_sample_is_the_reference_ranking(use_date: bool) -> None:
+    fast, reference = get_retriever("bm25"), get_retriever("bm25", implementation="reference")
+    for name in task_names():
+        if name == "LaMP-2-old":  # not in the sample
+            continue
+        split = load_split(sample_path(), name, "dev")
+        want = rank_split(reference, split, top_k=4, use_date=use_date, show_progress=False)
+        got = rank_split(fast, split, top_k=4, use_date=use_date, show_progress=False)
+        assert rankings_to_ids(got, split) == rankings_to_ids(want, split)
+        for qid, ranking in got.items():
+            np.testing.assert_array_equal(ranking.scores, want[qid].scores)
+
+
+def test_rank_split_reports_bad_items_as_build_queries_does() -> None:
+    retriever = get_retriever("bm25")
+    inputs = "Generate a headline for the following article: robot"
+    no_text = [Example("1", inputs, [{"id": "7", "title": "a robot", "date": "2011"}])]
+    no_date = [Example("2", inputs, [{"id": "8", "title": "a", "text": "robot"}])]
+    for examples, use_date, message in [
+        (no_text, False, "example '1': a profile item lacks field 'text'"),
+        (no_date, True, "example '2': LaMP-4: profile item '8' has no 'date'"),
+    ]:
+        for run in (build_queries, rank_split):
+            with pytest.raises(LampError) as error:
+                if run is build_queries:
+                    build_queries(examples, "LaMP-4", use_date)
+                else:
+                    rank_split(retriever, examples, "LaMP-4", use_date=use_date)
+            assert message in str(error.value)

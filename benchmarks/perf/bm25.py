@@ -56,9 +56,10 @@ def make_vocabulary(rng: np.random.Generator, size: int) -> list[str]:
 
 
 def make_workload(
-    users: int, seed: int = 0, vocabulary: int = 50_000
+    users: int, seed: int = 0, vocabulary: int = 50_000, max_profile: int = 1000
 ) -> tuple[list[list[str]], list[str]]:
-    """(profiles, queries): per user a list of document texts and one query text."""
+    """(profiles, queries): per user a list of document texts and one query text (profile
+    sizes log-uniform in [10, ``max_profile``])."""
     rng = np.random.default_rng(seed)
     words = np.array(make_vocabulary(rng, vocabulary), dtype=object)
     cdf = np.cumsum(1.0 / np.arange(1, vocabulary + 1) ** 1.07)
@@ -67,7 +68,7 @@ def make_workload(
     def draw(count: int) -> np.ndarray:
         return words[np.minimum(np.searchsorted(cdf, rng.random(count)), vocabulary - 1)]
 
-    sizes = np.exp(rng.uniform(np.log(10), np.log(1000), size=users)).astype(int)
+    sizes = np.exp(rng.uniform(np.log(10), np.log(max_profile), size=users)).astype(int)
     profiles, queries = [], []
     for size in sizes:
         lengths = rng.integers(50, 201, size=size)

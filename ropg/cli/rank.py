@@ -38,6 +38,7 @@ from ropg.retrievers.pipeline import (
     rankings_to_ids,
     reorder_profiles,
 )
+from ropg.utils.collector import long_lived_data
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger("ropg.cli.rank")
@@ -86,9 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--top-k must be >= 0, got {args.top_k}")
     options = parse_options(args.retriever_option, "--retriever-option")
     retriever = make_retriever(args.retriever, options)
-    split = load_split(
-        args.data, args.task, args.split, layout=args.layout, questions=args.questions
-    )
+    with long_lived_data():
+        split = load_split(
+            args.data, args.task, args.split, layout=args.layout, questions=args.questions
+        )
     started = time.perf_counter()
     rankings = rank_split(
         retriever,

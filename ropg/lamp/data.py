@@ -1,4 +1,4 @@
-"""Loading and validating LaMP splits (LAMP_SPEC section 1).
+"""Loading and validating LaMP splits (docs/lamp-fidelity.md: Files and splits).
 
 Sources: a directory in the user-based or time-based published layout (found automatically or
 named with ``layout=``), explicit question/output files, or a Hugging Face ``datasets`` source.
@@ -9,15 +9,17 @@ record index and id, and the field.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from ropg.lamp.errors import LampDataError, LampError
+from ropg.lamp.json_files import read_json
 from ropg.lamp.tasks import Task, get_task
+from ropg.lamp.validation import check_golds
 
 logger = logging.getLogger(__name__)
 
@@ -81,18 +83,6 @@ class LampSplit:
         return [example.gold for example in self.examples]  # type: ignore[misc]
 
 
-def read_json(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as stream:
-            return json.load(stream)
-    except FileNotFoundError:
-        raise LampDataError(path, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LampDataError(path, f"not valid JSON ({error})") from None
-    except OSError as error:
-        raise LampDataError(path, f"cannot read file ({error.strerror})") from None
-
-
 def _require(
     record: Mapping[str, Any],
     key: str,
@@ -122,10 +112,21 @@ def _require(
 _PLAIN_SCALARS = frozenset({str, int, float})
 
 
+def _plain_profile(profile: list[Any], needed: tuple[str, ...]) -> bool:
+    """Whether every item has every needed field with a plain scalar type (checked in C)."""
+    try:
+        return all(_PLAIN_SCALARS.issuperset(map(type, map(itemgetter(name), profile)))
+                   for name in needed)  # fmt: skip
+    except (KeyError, TypeError, IndexError):
+        return False
+
+
 def _validate_profile(
     profile: list[Any], task: Task, path: object, index: int, record_id: str
 ) -> None:
     needed = ("id", *task.profile_fields)
+    if _plain_profile(profile, needed):  # fast path: the whole profile at once
+        return
     for position, item in enumerate(profile):
         try:  # fast path: every needed field present with a plain scalar type
             if all(type(item[name]) in _PLAIN_SCALARS for name in needed):
@@ -340,6 +341,7 @@ def load_split(
     if outputs is not None:
         outputs = Path(outputs)
         _, gold_by_id = parse_outputs(read_json(outputs), task, outputs)
+        check_golds(task, gold_by_id, outputs)
         _attach_golds(examples, gold_by_id, outputs)
     elif require_golds:
         raise LampDataError(questions, f"no outputs file found for the {split} split")

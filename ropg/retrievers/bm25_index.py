@@ -4,7 +4,9 @@ For every query, :func:`index_users` returns a :class:`UserStats`: the profile's
 lengths, its number of distinct terms and the sum of their Okapi idfs (in the order rank-bm25
 adds them: first occurrence), and for the query's distinct tokens their document frequencies
 and their frequencies in each document. Tokens are ``str.split()``'s: whitespace-separated,
-case-sensitive.
+case-sensitive. Documents kept as their fields (:class:`~ropg.retrievers.documents.JoinedDocuments`,
+what :func:`~ropg.retrievers.pipeline.rank_split` passes) are tokenized from the fields in place:
+the joined strings are never built.
 
 Backends: ``"numba"`` (a compiled single pass over the bytes of a whole batch, see
 :mod:`ropg.retrievers._bm25_numba`; needs ``pip install numba``; ~30x faster than the LaMP
@@ -18,14 +20,17 @@ import importlib.util
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 
 from ropg.errors import UserError
 from ropg.retrievers.base import RetrievalQuery
+from ropg.retrievers.documents import document_parts
 from ropg.retrievers.whitespace import encode_batch
+from ropg.utils.collector import collector_paused
 
 logger = logging.getLogger(__name__)
 
@@ -160,42 +165,67 @@ class _Scratch(threading.local):
 _scratch = _Scratch()
 
 
-def _index_numba(queries: Sequence[RetrievalQuery]) -> list[UserStats]:
-    from ropg.retrievers._bm25_numba import index_batch
+_KERNEL_LOADED = threading.Event()
 
+
+@contextmanager
+def _loading_kernel() -> Iterator[None]:
+    """Until the kernel's first call has returned, the cyclic collector is paused: importing
+    numba and loading compiled code build ~100k long-lived objects, and the collections they
+    would set off cost a twentieth of ``ropg-rank``'s time. Nothing changes afterwards."""
+    if _KERNEL_LOADED.is_set():
+        yield
+        return
+    with collector_paused():
+        yield
+    _KERNEL_LOADED.set()
+
+
+def _index_numba(queries: Sequence[RetrievalQuery]) -> list[UserStats]:
     if not queries:
         return []
-    segments: list[str] = []
+    # every document's (and query's) first text: documents may be kept as their parts
+    texts: list[str] = []
+    first_text: list[np.ndarray] = []
     doc_lo = np.empty(len(queries), dtype=np.int64)
+    n_segments = 0
     for user, query in enumerate(queries):
-        doc_lo[user] = len(segments)
-        segments.extend(query.documents)
-        segments.append(query.query)
+        parts, width = document_parts(query.documents)
+        doc_lo[user] = n_segments
+        first_text.append(np.arange(len(texts), len(texts) + len(parts) + 1, width))
+        n_segments += len(parts) // width + 1
+        texts.extend(parts)
+        texts.append(query.query)
+    first_text.append(np.array([len(texts)]))
     query_seg = np.empty_like(doc_lo)
     query_seg[:-1] = doc_lo[1:] - 1
-    query_seg[-1] = len(segments) - 1
-    encoded = encode_batch(segments)
-    seg_start = encoded.starts
+    query_seg[-1] = n_segments - 1
+    encoded = encode_batch(texts)
+    seg_start = encoded.starts[np.concatenate(first_text)]
     query_bytes = seg_start[query_seg + 1] - seg_start[query_seg]
     if (query_seg - doc_lo).max() >= _MAX_DOCS or query_bytes.max() >= _MAX_QUERY_BYTES:
         # beyond the kernel's packed counters (never in LaMP): the Python backend
         return [_index_python(query.documents, query.query) for query in queries]
     user_bytes = seg_start[query_seg + 1] - seg_start[doc_lo]
     _scratch.ensure(int(user_bytes.max()) // 2 + 2)
-    seg_len, n_terms, idf_sums, qcol, q_off, col_df, c_off, tf, tf_off = index_batch(
-        encoded.data,
-        encoded.words(),
-        encoded.space,
-        encoded.simple,
-        _MASKS,
-        seg_start,
-        doc_lo,
-        query_seg,
-        _scratch.index,
-        _scratch.records,
-        _scratch.starts,
-        log_half_table(int((query_seg - doc_lo).max())),
-    )
+    with _loading_kernel():
+        from ropg.retrievers._bm25_numba import index_batch
+
+        outputs = index_batch(
+            encoded.data,
+            encoded.words(),
+            encoded.space,
+            encoded.simple,
+            _MASKS,
+            seg_start,
+            doc_lo,
+            query_seg,
+            _scratch.index,
+            _scratch.records,
+            _scratch.starts,
+            log_half_table(int((query_seg - doc_lo).max())),
+        )
+    seg_len, n_terms, idf_sums, qcol, q_off, col_df, c_off, tf, tf_off = outputs
     stats = []
     for user in range(len(queries)):
         n_docs = query_seg[user] - doc_lo[user]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from ropg.errors import UserError
+from ropg.errors import UserError, naming_file
 from ropg.lamp.data import Example, LampSplit
 from ropg.lamp.tasks import Task, get_task
 from ropg.retrievers.base import Ranking, RetrievalQuery
+from ropg.retrievers.documents import JoinedDocuments
 from ropg.retrievers.registry import get_retriever
 
 logger = logging.getLogger(__name__)
 
 QUERY_FALLBACKS = ("error", "input")
+_STR_ONLY = frozenset({str})
+_DATE_LABEL = "date:"  # Task.document's " date: {date}" suffix, as two whitespace-split parts
 
 
 def make_retriever(name: str, options: Mapping[str, Any] | None = None) -> Any:
@@ -46,11 +51,23 @@ def build_queries(
     Args:
         split_or_examples: a loaded split, or examples.
         task: the task (defaults to the split's).
-        use_date: append ``" date: {date}"`` to every document (LAMP_SPEC section 3).
+        use_date: append ``" date: {date}"`` to every document (docs/lamp-fidelity.md).
         query_fallback: when an input has no extractable query (its marker is missing):
             ``"error"`` raises a :class:`UserError` naming the example, ``"input"`` uses the
             whole input as the query and logs a warning.
     """
+    return _build_queries(split_or_examples, task, use_date, query_fallback, join=True)
+
+
+def _build_queries(
+    split_or_examples: LampSplit | Iterable[Example],
+    task: str | Task | None,
+    use_date: bool,
+    query_fallback: str,
+    join: bool,
+) -> list[RetrievalQuery]:
+    """:func:`build_queries`; ``join=False`` leaves documents of several fields as
+    :class:`~ropg.retrievers.documents.JoinedDocuments` (joined when a retriever reads them)."""
     if query_fallback not in QUERY_FALLBACKS:
         raise UserError(f"unknown query_fallback {query_fallback!r}; choose {QUERY_FALLBACKS}")
     if task is None:
@@ -76,19 +93,11 @@ def build_queries(
                 example.id,
             )
             query = example.input
-        try:
-            documents = task.documents(example.profile, use_date)
-        except KeyError as error:
-            raise UserError(
-                f"{task.name}: example {example.id!r}: a profile item lacks field {error}"
-            ) from None
-        except UserError as error:
-            raise UserError(f"example {example.id!r}: {error}") from None
         queries.append(
             RetrievalQuery(
                 qid=example.id,
                 query=query,
-                documents=documents,
+                documents=_example_documents(task, example, use_date, join),
                 profile=example.profile,
                 input=example.input,
             )
@@ -96,6 +105,60 @@ def build_queries(
     if fallbacks:
         logger.warning("%d example(s) searched with their whole input", fallbacks)
     return queries
+
+
+def _example_documents(
+    task: Task, example: Example, use_date: bool, join: bool
+) -> list[str] | JoinedDocuments:
+    """``task.documents(example.profile, use_date)``, from the fields in one pass when every
+    item has them, else from the task itself (which reports the problem)."""
+    parts = _profile_parts(task, example.profile, use_date)
+    if parts is not None:
+        values, width = parts
+        if width == 1:
+            return values
+        documents = JoinedDocuments(values, width)
+        return documents.texts() if join else documents
+    try:
+        return task.documents(example.profile, use_date)
+    except KeyError as error:
+        raise UserError(
+            f"{task.name}: example {example.id!r}: a profile item lacks field {error}"
+        ) from None
+    except UserError as error:
+        raise UserError(f"example {example.id!r}: {error}") from None
+
+
+def _profile_parts(
+    task: Task, profile: Sequence[Mapping[str, Any]], use_date: bool = False
+) -> tuple[list[str], int] | None:
+    """``(parts, width)`` with ``" ".join(parts[i * width : (i + 1) * width])`` equal to
+    ``task.document(profile[i], use_date)``: the task's document fields of every item (``str``
+    of each), then ``"date:"`` and the date when ``use_date``. None when an item lacks a field
+    or is no mapping (``task.documents`` then says what is wrong).
+    """
+    fields = task.document_fields
+    keys = (*fields, "date") if use_date else fields
+    try:
+        if len(keys) == 1:
+            values = list(map(itemgetter(keys[0]), profile))
+        else:
+            values = list(chain.from_iterable(map(itemgetter(*keys), profile)))
+    except Exception:  # task.documents reports (or raises) it itself
+        return None
+    width = len(keys)
+    if values and set(map(type, values)) != _STR_ONLY:
+        values = [str(value) for value in values]
+        if use_date:  # the date is formatted as the f-string of Task.document does it
+            values[width - 1 :: width] = [format(item["date"]) for item in profile]
+    if not use_date:
+        return values, width
+    count = len(profile)
+    parts: list[str] = [_DATE_LABEL] * (count * (width + 1))
+    for column in range(len(fields)):
+        parts[column :: width + 1] = values[column::width]
+    parts[width :: width + 1] = values[width - 1 :: width]
+    return parts, width + 1
 
 
 def rank_queries(
@@ -136,8 +199,9 @@ def rank_split(
     query_fallback: str = "error",
 ) -> dict[str, Ranking]:
     """Rank every example's profile: ``{question id: Ranking}`` (indices into the profile)."""
-    queries = build_queries(split, task, use_date=use_date, query_fallback=query_fallback)
-    return rank_queries(retriever, queries, top_k, show_progress)
+    queries = _build_queries(split, task, use_date, query_fallback, join=False)
+    with naming_file(getattr(split, "questions_path", None)):  # a record's error names its file
+        return rank_queries(retriever, queries, top_k, show_progress)
 
 
 def rankings_to_ids(

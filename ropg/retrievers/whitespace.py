@@ -122,12 +122,9 @@ def encode_batch(texts: Sequence[str]) -> EncodedBatch:
     if data is not None:
         starts = _starts(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
         space = table
-        wide = np.flatnonzero(data >= 0x80)
-        if len(wide):
-            wide = wide[_latin1_space()[data[wide]]]
-            if len(wide):
-                data = data.copy()
-                data[wide] = 32
+        if any(char in joined for char in _latin1_wide_spaces()):  # U+0085, U+00A0
+            data = data.copy()
+            data[_latin1_space()[data] & (data >= 0x80)] = 32
     else:
         joined = _SEPARATOR.join(["", *texts, PADDING])
         data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
@@ -148,6 +145,12 @@ def encode_batch(texts: Sequence[str]) -> EncodedBatch:
     low = np.count_nonzero(data < 28) - separators
     simple = low == 0 or low == np.count_nonzero((data >= 9) & (data <= 13))
     return EncodedBatch(data, starts, space, simple)
+
+
+@functools.cache
+def _latin1_wide_spaces() -> tuple[str, ...]:
+    """The whitespace characters of Latin-1 beyond ASCII."""
+    return tuple(chr(code) for code in range(128, 256) if chr(code).isspace())
 
 
 @functools.cache
