@@ -21,15 +21,11 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from ropg.cli.common import (
-    add_data_flags,
-    add_logging_flags,
-    parse_options,
-    setup_logging,
-    user_errors_exit_2,
-)
-from ropg.errors import UserError
+from ropg.cli.common import user_errors_exit_2
+from ropg.cli.config_flags import build_config_parser, parse_config
 from ropg.lamp.data import load_split
 from ropg.retrievers.pipeline import (
     QUERY_FALLBACKS,
@@ -39,54 +35,81 @@ from ropg.retrievers.pipeline import (
     reorder_profiles,
 )
 from ropg.utils.collector import long_lived_data
+from ropg.utils.config import ConfigBase, field_help
 from ropg.utils.io import atomic_write_json
 
 logger = logging.getLogger("ropg.cli.rank")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ropg-rank",
-        description="Rank each LaMP question's profile with a retriever; write the item ids.",
+@dataclass
+class RankConfig(ConfigBase):
+    """What ``ropg-rank`` ranks, with what, and where it writes."""
+
+    SECTION: ClassVar[str] = "rank"
+
+    task: str = field(default="", metadata=field_help("LaMP-1 .. LaMP-7, LaMP-2-old (or LaMP_k)"))
+    data: str | None = field(
+        default=None, metadata=field_help("LaMP data directory (time- or user-based layout)")
     )
-    add_data_flags(parser, default_split="dev")
-    parser.add_argument(
-        "--retriever", required=True, help="built-in name, module:Class or entry point"
+    questions: str | None = field(
+        default=None, metadata=field_help("a questions file (instead of finding it in --data)")
     )
-    parser.add_argument(
-        "--retriever-option",
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="retriever option (repeatable; the value is parsed as YAML)",
+    split: str = field(default="dev", metadata=field_help("train, dev or test"))
+    layout: str = field(default="auto", metadata=field_help("data layout: auto, time, user, flat"))
+    retriever: str = field(
+        default="", metadata=field_help("built-in name, module:Class or entry point")
     )
-    parser.add_argument("--top-k", type=int, default=None, help="keep the best N (default: all)")
-    parser.add_argument(
-        "--use-date", action="store_true", help="append ' date: {date}' to each document"
+    retriever_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=field_help(
+            "retriever option (the value is parsed as YAML)",
+            aliases=("--retriever-option", "--option"),
+        ),
     )
-    parser.add_argument(
-        "--query-fallback",
-        choices=QUERY_FALLBACKS,
+    top_k: int | None = field(default=None, metadata=field_help("keep the best N (default: all)"))
+    use_date: bool = field(
+        default=False, metadata=field_help("append ' date: {date}' to each document")
+    )
+    query_fallback: str = field(
         default="error",
-        help="an input with no extractable query: fail (default) or search with the whole input",
+        metadata=field_help("an input without a query: error, or input (the whole input)"),
     )
-    parser.add_argument("--out", required=True, help="rankings JSON to write")
-    parser.add_argument("--merged", help="also write the questions with reordered profiles here")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_logging_flags(parser)
-    return parser
+    out: str = field(default="", metadata=field_help("rankings JSON to write"))
+    merged: str | None = field(
+        default=None, metadata=field_help("also write the questions with reordered profiles here")
+    )
+    no_progress: bool = field(default=False, metadata=field_help("no progress bar"))
+
+    def checks(self) -> list[tuple[bool, str]]:
+        from ropg.lamp.data import LAYOUTS, SPLITS
+
+        return [
+            (bool(self.task), "give the task (--task)"),
+            (bool(self.retriever), "give the retriever (--retriever)"),
+            (bool(self.out), "give the output file (--out)"),
+            (bool(self.data or self.questions), "give --data DIR or --questions FILE"),
+            (self.split in SPLITS, f"split must be one of {SPLITS}"),
+            (self.layout in LAYOUTS, f"layout must be one of {LAYOUTS}"),
+            (self.top_k is None or self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}"),
+            (self.query_fallback in QUERY_FALLBACKS, f"query_fallback: one of {QUERY_FALLBACKS}"),
+        ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return build_config_parser(
+        "ropg-rank",
+        "Rank each LaMP question's profile with a retriever; write the item ids.",
+        RankConfig,
+    )
 
 
 @user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose, args.quiet)
-    if args.data is None and args.questions is None:
-        raise UserError("give --data DIR or --questions FILE")
-    if args.top_k is not None and args.top_k < 0:
-        raise UserError(f"--top-k must be >= 0, got {args.top_k}")
-    options = parse_options(args.retriever_option, "--retriever-option")
-    retriever = make_retriever(args.retriever, options)
+    args, printed, _ = parse_config(build_parser(), argv, RankConfig)
+    if printed:
+        return 0
+    quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING
+    retriever = make_retriever(args.retriever, args.retriever_options)
     with long_lived_data():
         split = load_split(
             args.data, args.task, args.split, layout=args.layout, questions=args.questions
@@ -97,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         split,
         top_k=args.top_k,
         use_date=args.use_date,
-        show_progress=not (args.no_progress or args.quiet),
+        show_progress=not (args.no_progress or quiet),
         query_fallback=args.query_fallback,
     )
     ranked_ids = rankings_to_ids(rankings, split)
