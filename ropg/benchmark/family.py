@@ -63,6 +63,7 @@ class Method:
         baseline: other columns get significance markers against it.
         table: the table it is a column of (``table3``; a family's own tables use other
             names, e.g. RSPG's ``table5``); every method is evaluated either way.
+        tasks: the tasks it runs on (None: every task of the run; others show ``–``).
     """
 
     name: str
@@ -70,6 +71,10 @@ class Method:
     family: str
     baseline: bool = False
     table: str = "table3"
+    tasks: tuple[str, ...] | None = None
+
+    def runs_on(self, task: str) -> bool:
+        return self.tasks is None or task in self.tasks
 
 
 class MethodFamily:
@@ -183,6 +188,7 @@ _FAMILIES: dict[str, type[MethodFamily] | str] = {
     "ropg": "ropg.benchmark.families.ropg:Ropg",
     "rspg": "ropg.benchmark.families.rspg:Rspg",
     "rpo": "ropg.benchmark.families.rpo:Rpo",
+    "multistage": "ropg.benchmark.families.multistage:Multistage",
 }
 
 

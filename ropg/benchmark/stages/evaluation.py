@@ -66,6 +66,8 @@ def evaluate_stage(name: str, family: str, description: str = "") -> Stage:
                 continue
             for task in config.tasks:
                 for method in owner.methods(config, llm):
+                    if not method.runs_on(task):
+                        continue
                     key = (llm.name, task, method.name)
                     outputs = ctx.artifacts.get(METHOD_OUTPUTS, key, f"{name} {'/'.join(key)}")
                     spec = {"aggregate": config.aggregate, "seed": config.seed}

@@ -1,0 +1,40 @@
+"""The English stopword list of the keyword stage (common function words, lower case).
+
+Shipped as code so that keyword rules give the same words on every machine (NLTK's list needs
+its data downloaded). A file of one word per line can replace it (``stopwords_path``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ropg.errors import UserError
+
+ENGLISH_STOPWORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against ain all am an and any are aren aren't as at be because
+    been before being below between both but by can couldn couldn't d did didn didn't do does
+    doesn doesn't doing don don't down during each few for from further had hadn hadn't has
+    hasn hasn't have haven haven't having he her here hers herself him himself his how i if in
+    into is isn isn't it it's its itself just ll m ma me mightn mightn't more most mustn
+    mustn't my myself needn needn't no nor not now o of off on once only or other our ours
+    ourselves out over own re s same shan shan't she she's should should've shouldn shouldn't
+    so some such t than that that'll the their theirs them themselves then there these they
+    this those through to too under until up ve very was wasn wasn't we were weren weren't what
+    when where which while who whom why will with won won't wouldn wouldn't y you you'd you'll
+    you're you've your yours yourself yourselves also would could may might must shall one us
+    """.split()
+)
+
+
+def load_stopwords(path: str | os.PathLike[str] | None = None) -> frozenset[str]:
+    """The built-in list, or the lower-cased words of a file (one per line, ``#`` comments)."""
+    if path is None:
+        return ENGLISH_STOPWORDS
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the stopword file ({error.strerror})") from None
+    words = (line.split("#", 1)[0].strip().lower() for line in lines)
+    return frozenset(word for word in words if word)
