@@ -128,11 +128,14 @@ def test_a_path_that_is_not_a_family_is_refused_before_it_is_called(path: str) -
         family_class(path)
 
 
-def test_section_of_an_unlisted_family_is_refused(tmp_path: Path) -> None:
+def test_the_section_of_an_unlisted_family_is_ignored_with_a_warning(tmp_path, caplog) -> None:
     values = tiny_config(tmp_path)
     values["families"] = ["baselines"]
-    with pytest.raises(UserError, match="'ropg' is the section of the ropg family"):
-        BenchmarkConfig.from_dict(values)
+    values["llms"][0]["methods"] = ["baselines"]
+    config = BenchmarkConfig.from_dict(values)
+    assert [family.name for family in config.family_list()] == ["baselines"]
+    assert "the ropg section is ignored" in caplog.text
+    assert "ropg" not in config.to_dict()
 
 
 def test_llm_methods_must_name_families_of_the_run(tmp_path: Path) -> None:

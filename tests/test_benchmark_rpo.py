@@ -53,6 +53,7 @@ def test_rpo_md_has_the_columns_and_the_grid(rpo_run) -> None:
     rows = [line.split("|")[1].strip() for line in grids[0].splitlines() if line.startswith("| ")]
     assert rows[1:] == ["none", "bm25", "rspg"]  # after the header row
     assert "| LaMP-2 | F1 |" in text  # every metric of the task
+    assert "Reflections that fell back to g (LaMP-2): none SFT " in text  # counted, reported
 
 
 def test_the_main_columns_are_the_training_retrievers_grid_row(rpo_run) -> None:

@@ -286,23 +286,66 @@ def test_unknown_signal_is_refused(split, builder, tmp_path):
         collect_feedback(split, planner, TagReader(), tmp_path / "x", HEADER)
 
 
+def _merge_in_child(split, out, start) -> None:
+    import os
+
+    start.wait(30)
+    try:
+        merge_shards(split, out, 2)
+    except BaseException:
+        os._exit(1)
+    os._exit(0)
+
+
 def test_shards_finishing_together_merge_once(split, builder, tmp_path):
-    """Every shard may call merge_shards; the calls serialize and the later ones find it done."""
+    """Every shard may call merge_shards; the calls serialize and the later ones find it done.
+    Raced many times, by threads and by processes: one merged file, nothing else left (no
+    shard file, no lock file, no temporary file), whatever the timing."""
+    import multiprocessing
     from concurrent.futures import ThreadPoolExecutor
 
+    fork = multiprocessing.get_context("fork")
+    generator = CachedGenerator(TagReader(), tmp_path / "c.sqlite")
+    for attempt in range(25):
+        folder = tmp_path / f"round{attempt}"
+        out = folder / "sharded.jsonl"
+        for shard in range(2):
+            collect_feedback(
+                split,
+                candidates_planner(builder),
+                generator,
+                out,
+                HEADER,
+                FeedbackRun(shard_index=shard, num_shards=2, show_progress=False),
+            )
+        start = fork.Event()
+        children = [
+            fork.Process(target=_merge_in_child, args=(split, out, start)) for _ in range(2)
+        ]
+        for child in children:
+            child.start()
+        start.set()
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda target: merge_shards(split, target, 2), [out] * 4))
+        for child in children:
+            child.join(60)
+        assert results == [out] * 4 and [child.exitcode for child in children] == [0, 0]
+        _, records = feedback_by_id(out, split.ids)
+        assert list(records) == split.ids
+        assert [path.name for path in folder.iterdir()] == ["sharded.jsonl"]
+
+
+def test_a_merge_never_replaces_a_foreign_file(split, builder, tmp_path):
     out = tmp_path / "sharded.jsonl"
-    for shard in range(2):
+    out.write_text("my notes\n", encoding="utf-8")
+    with pytest.raises(LampDataError, match="left untouched"):
         collect_feedback(
             split,
             candidates_planner(builder),
-            CachedGenerator(TagReader(), tmp_path / "c.sqlite"),
+            TagReader(),
             out,
             HEADER,
-            FeedbackRun(shard_index=shard, num_shards=2, show_progress=False),
+            FeedbackRun(shard_index=0, num_shards=2, show_progress=False),
         )
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: merge_shards(split, out, 2), range(4)))
-    assert results == [out] * 4
-    _, records = feedback_by_id(out, split.ids)
-    assert list(records) == split.ids
-    assert not list(tmp_path.glob("sharded.jsonl.*"))  # no shard or lock file left
+    assert out.read_text(encoding="utf-8") == "my notes\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["sharded.jsonl"]

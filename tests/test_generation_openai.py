@@ -70,6 +70,10 @@ def make_handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, b"not json")
             if failure == "empty":
                 return self._send(200, {"choices": []})
+            if failure and failure.startswith("echo-key"):  # a server that echoes the key
+                status = int(failure.rpartition(":")[2])
+                echoed = f"invalid key {self.headers.get('Authorization')} " * 40
+                return self._send(status, {"error": {"message": echoed}})
             if failure is not None:
                 return self._send(int(failure), {"error": {"message": f"failure {failure}"}})
             if chat:
@@ -228,3 +232,35 @@ def test_spec_errors() -> None:
     assert generator.model == "named"
     redacted = OpenAIGenerator("http://user:pw@127.0.0.1:1/v1", "m")
     assert "pw" not in repr(redacted)
+
+
+@pytest.mark.parametrize("status", [401, 503])
+def test_a_key_the_server_echoes_never_reaches_a_message_or_a_log(
+    status: int,
+    server: tuple[str, ServerState],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Item 12 of issue 17: the error body of a server that echoes the Authorization header
+    (on a refused request, and on retried ones) is shown with the key replaced by ***."""
+    url, state = server
+    monkeypatch.setenv("ROPG_TEST_KEY", SECRET)
+    state.failures["p"].extend([f"echo-key:{status}"] * 3)
+    generator = get_generator(f"openai:{url}#m", api_key_env="ROPG_TEST_KEY", max_retries=2, **FAST)
+    with caplog.at_level(logging.DEBUG), pytest.raises(RemoteGenerationError) as error:
+        generator.generate(["p"])
+    assert "invalid key Bearer ***" in str(error.value)
+    assert SECRET not in str(error.value) and SECRET[:12] not in str(error.value)
+    assert SECRET not in caplog.text
+    from ropg.cli.common import user_errors_exit_2
+
+    @user_errors_exit_2
+    def main(argv: Any = None) -> int:
+        state.failures["p"].extend([f"echo-key:{status}"] * 3)
+        return generator.generate(["p"]) and 0
+
+    assert main() == 2
+    err = capsys.readouterr().err
+    assert SECRET not in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Bearer ***" in err

@@ -56,7 +56,7 @@ def test_parse_specs(spec: str, backend: str, target: str) -> None:
         ("nope-backend:x", "unknown generator backend 'nope-backend'"),
         ("no_such_module_xyz:Gen", "cannot import generator module"),
         ("generation_fixtures:Missing", "has no 'Missing'"),
-        ("generation_fixtures:PROMPTS", "did not build a generator"),
+        ("generation_fixtures:PROMPTS", "is not a generator"),
     ],
 )
 def test_spec_errors(spec: str, message: str) -> None:

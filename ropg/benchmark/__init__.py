@@ -17,11 +17,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ropg.benchmark.config import BenchmarkConfig
 
-__all__ = ["BenchmarkConfig", "run_benchmark", "select_stages"]
+__all__ = ["BenchmarkConfig", "check_run_directory", "run_benchmark", "select_stages"]
+
+RUN_CONFIG_KEYS = frozenset({"llms", "retrievers", "output_root"})
+
+
+def check_run_directory(run_dir: Path) -> None:
+    """``run_dir`` must be new, empty or a benchmark run (``state/``, or a ``config.yaml`` a
+    run wrote): a run never writes into someone else's directory (``name=`` that happens to
+    name an existing folder)."""
+    from ropg.errors import UserError
+    from ropg.utils.io import check_output_dir, directory_entries
+
+    check_output_dir(run_dir)
+    names = directory_entries(run_dir)
+    if not names or (run_dir / "state").is_dir():
+        return
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        import yaml
+
+        try:
+            values = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            values = None
+        if isinstance(values, dict) and RUN_CONFIG_KEYS <= set(values):
+            return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    raise UserError(
+        f"{run_dir} is not empty and is not a benchmark run (it holds {shown}); refusing to "
+        "write into it: choose another name= or output_root="
+    )
 
 
 def select_stages(config: BenchmarkConfig, names: Sequence[str] | None = None) -> list[str] | None:
@@ -50,9 +81,15 @@ def run_benchmark(
     if config.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from ropg.utils.io import prepare_output_dir
+    from ropg.utils.locks import directory_lock
+
     selected = select_stages(config, stages)
     ctx = RunContext(config, show_progress=show_progress)
-    ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(ctx.run_dir / "config.yaml")
-    stages_of_run = all_stages(config.family_list())
-    return run_stages(ctx, stages_of_run, selected, show_progress=show_progress)
+    prepare_output_dir(ctx.run_dir)
+    # one run at a time per run directory: a second run of the same name is refused
+    with directory_lock(ctx.run_dir, wait=False, holder="another run is using this run name"):
+        check_run_directory(ctx.run_dir)  # under the lock: what a running run writes is ours
+        config.save(ctx.run_dir / "config.yaml")
+        stages_of_run = all_stages(config.family_list())
+        return run_stages(ctx, stages_of_run, selected, show_progress=show_progress)

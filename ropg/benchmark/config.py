@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from ropg.benchmark.family import DEFAULT_FAMILIES, MethodFamily, family_class
 from ropg.errors import UserError
 from ropg.lamp.metrics import AGGREGATES
-from ropg.utils.config import apply_override, known_settings
+from ropg.utils.config import apply_override, coerce_settings
 
 __all__ = ["BenchmarkConfig", "LLMEntry", "RetrieverEntry", "apply_override", "names_list"]
 
@@ -33,9 +34,16 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _section(cls: type, value: Any, where: str) -> dict[str, Any]:
-    """A mapping of ``cls``'s settings at ``where`` in the config (unknown keys refused)."""
-    return known_settings(cls, _mapping(value, where), where)
+def path_component(value: Any, where: str) -> str:
+    """A name used as one directory or file name of a run's outputs: non-empty, without a
+    path separator, and not ``.`` or ``..`` (which would write outside the run)."""
+    name = str(value)
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise UserError(
+            f"{where} {name!r} must be a plain name (non-empty, no '/', not '.' or '..'): "
+            "it names a directory of the run's outputs"
+        )
+    return name
 
 
 def names_list(value: Any, where: str, allowed: Sequence[str] | None = None) -> list[str]:
@@ -105,12 +113,34 @@ class LLMEntry:
     methods: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
 
     def __post_init__(self) -> None:
+        path_component(self.name, "llm name")
         self.label = self.label or self.name
         self.options = _mapping(self.options, f"llm {self.name}: options")
         self.generation = _mapping(self.generation, f"llm {self.name}: generation")
         self.methods = names_list(self.methods, f"llm {self.name}: methods")
-        if "/" in self.name or not self.name:
-            raise UserError(f"llm name {self.name!r} must be non-empty without '/'")
+        self.check()
+
+    def check(self) -> None:
+        """Check the settings without loading anything: the decoding section through
+        :class:`~ropg.generation.GenerationConfig`, the prompt budget, and a ``module:Class``
+        generator plug-in (resolved and checked to be a generator, never called)."""
+        from ropg.generation.base import GenerationConfig
+        from ropg.generation.registry import check_generator_spec
+
+        where = f"llm {self.name}"
+        if self.max_length < 1:
+            raise UserError(f"{where}: max_length must be >= 1, got {self.max_length}")
+        try:
+            GenerationConfig.from_dict(self.generation)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            message = message if message.startswith("generation") else f"generation: {message}"
+            raise UserError(f"{where}: {message}") from None
+        if self.build is None:
+            try:
+                check_generator_spec(self.spec)
+            except Exception as error:  # GenerationError, UserError: say which LLM
+                raise UserError(f"{where}: {error}") from None
 
 
 @dataclass
@@ -183,28 +213,37 @@ class BenchmarkConfig:
         from ropg.benchmark.family import family_names
 
         field_names = {item.name for item in dataclasses.fields(cls)}
-        for key in values:
-            if key not in field_names and key in family_names():
-                raise UserError(
-                    f"config: {key!r} is the section of the {key} family, which is not in "
-                    f"families {specs}; add it there or remove the section"
-                )
-        values = _section(cls, values, "config")
+        for key in [key for key in values if key not in field_names and key in family_names()]:
+            logging.getLogger(__name__).warning(
+                "config: the %s section is ignored: %s is not in families %s", key, key, specs
+            )
+            values.pop(key)
+        values = coerce_settings(
+            cls, values, "config", skip=("llms", "retrievers", "tasks", "stages", "sections")
+        )
         values.pop("sections", None)
         llms = values.pop("llms", None) or []
         if not isinstance(llms, list):
             raise UserError("config: llms must be a list")
         retrievers = _mapping(values.pop("retrievers", None), "retrievers")
         try:
-            entries = [_section(LLMEntry, entry, f"llms[{index}]") for index, entry in
-                       enumerate(llms)]  # fmt: skip
+            entries = [
+                coerce_settings(LLMEntry, _mapping(entry, f"llms[{index}]"), f"llms[{index}]",
+                                skip=("options", "generation", "methods"))
+                for index, entry in enumerate(llms)
+            ]  # fmt: skip
             for entry in entries:
                 entry.setdefault("methods", list(families))
             values["llms"] = [LLMEntry(**entry) for entry in entries]
             values["retrievers"] = {
                 str(name): RetrieverEntry(
                     name=str(name),
-                    **_section(RetrieverEntry, entry, f"retrievers.{name}"),
+                    **coerce_settings(
+                        RetrieverEntry,
+                        _mapping(entry, f"retrievers.{name}"),
+                        f"retrievers.{name}",
+                        skip=("options",),
+                    ),
                 )
                 for name, entry in retrievers.items()
             }
@@ -268,6 +307,9 @@ class BenchmarkConfig:
                     f"llm {llm.name}: methods {unknown} are not families of this run "
                     f"(families: {list(self.sections)})"
                 )
+        from ropg.lamp.data import LAYOUTS, SPLITS
+
+        path_component(self.name, "config: name")
         checks = [
             (self.k >= 1, "k must be >= 1"),
             (self.candidates >= 2, "candidates must be >= 2"),
@@ -275,11 +317,18 @@ class BenchmarkConfig:
             (0 < self.alpha < 1, "alpha must be in (0, 1)"),
             (self.aggregate in AGGREGATES, f"aggregate must be one of {AGGREGATES}"),
             (self.query_fallback in ("error", "input"), "query_fallback: error or input"),
-            (bool(self.name) and "/" not in self.name, "name must be non-empty without '/'"),
+            (self.eval_split in SPLITS, f"eval_split must be one of {SPLITS}"),
+            (self.train_split in SPLITS, f"train_split must be one of {SPLITS}"),
+            (self.layout in LAYOUTS, f"layout must be one of {LAYOUTS}"),
+            (bool(self.output_root), "output_root must be a directory path"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UserError(f"config: {message}")
+        from ropg.benchmark.config_checks import check_plugins, check_settings_files
+
+        check_plugins(self)
+        check_settings_files(self)
         for family in self.sections.values():
             family.validate(self)
 

@@ -219,8 +219,8 @@ class RunContext:
         """Digests of a split's files (found, not loaded) and the example limit."""
         key = (task, split)
         if key not in self._data:
-            from ropg.benchmark.fingerprints import file_digest
             from ropg.lamp import find_split_files
+            from ropg.utils.fingerprint import file_digest
 
             source = self.data_source
             info: dict[str, Any] = {"limit": self.config.limit}

@@ -9,31 +9,17 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from ropg.utils.fingerprint import file_digest
+
 logger = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
-
-
-@functools.lru_cache(maxsize=256)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_digest(path: str | Path) -> str:
-    """BLAKE2b-128 of a file's bytes (memoized per path, size and modification time)."""
-    stat = Path(path).stat()
-    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+__all__ = ["code_fingerprint", "environment", "file_digest", "source_digest"]
 
 
 def source_digest(package_dir: Path | None = None) -> str:

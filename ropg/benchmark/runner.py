@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ropg.errors import UserError
-from ropg.utils.io import atomic_write_json
+from ropg.utils.io import atomic_write_json, finite_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Markers:
             "fingerprint": fingerprint,
             "spec": unit.spec,
             "deps": [list(dep) for dep in unit.deps],
-            "info": info,
+            "info": finite_or_none(info),  # informational: a NaN loss must not stop a run
             "seconds": round(seconds, 3),
         }
         atomic_write_json(self.path(unit.stage, unit.key), marker, indent=1)

@@ -159,19 +159,34 @@ LLM_BUILDS = frozenset({"smoke-t5"})
 
 
 def build_model(kind: str, directory: str | os.PathLike[str]) -> Path:
-    """Build ``kind`` into ``directory`` once (atomically: a half-built model is never used)."""
+    """Build ``kind`` into ``directory`` once: in a temporary directory, then one rename, so a
+    half-built model is never used; processes that build the same model at once (two runs
+    sharing a cache directory) all end with the one complete build."""
     if kind not in BUILDERS:
         raise UserError(f"unknown model to build {kind!r}; choose one of {sorted(BUILDERS)}")
     target = Path(directory)
-    if (target / "config.json").is_file():
+    if _complete_build(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         BUILDERS[kind](temporary)
-        os.replace(temporary, target)
+        try:
+            os.rename(temporary, target)  # atomic; fails when the target is already there
+        except OSError:
+            if not _complete_build(target):  # not a concurrent build that finished first
+                raise UserError(
+                    f"{target}: exists but is not a complete {kind} build; remove it to rebuild"
+                ) from None
+            shutil.rmtree(temporary, ignore_errors=True)  # another process built it: use theirs
+            return target
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     logger.info("built %s in %s", kind, target)
     return target
+
+
+def _complete_build(target: Path) -> bool:
+    """Whether ``target`` is a finished build (builds appear whole, by one rename)."""
+    return (target / "config.json").is_file()

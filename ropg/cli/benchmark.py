@@ -20,19 +20,23 @@ logger = logging.getLogger(__name__)
 # glibc malloc churn costs torch on CPU up to half its speed: 1.1-2.3x faster with these
 # (docs/lamp-fidelity.md: Performance notes)
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
+# OpenMP threads that spin while waiting take the cores other work needs: the quick start ran
+# 1.7x faster with passive waiting on a 2-core machine with other load (docs/lamp-fidelity.md)
+START_ENVIRONMENT = {"GLIBC_TUNABLES": MALLOC_TUNABLES, "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def reexec_with_malloc_tunables() -> None:
-    """Restart this Python process with :data:`MALLOC_TUNABLES` (they only act at start-up).
+    """Restart this Python process with :data:`START_ENVIRONMENT` (glibc and OpenMP read it
+    only at start-up); a value the user set is kept.
 
-    Does nothing off Linux, when ``GLIBC_TUNABLES`` is already set, or with ``ROPG_NO_REEXEC``.
+    Does nothing off Linux, when every variable is already set, or with ``ROPG_NO_REEXEC``.
     """
-    if not sys.platform.startswith("linux") or "GLIBC_TUNABLES" in os.environ:
+    if not sys.platform.startswith("linux") or os.environ.get("ROPG_NO_REEXEC"):
         return
-    if os.environ.get("ROPG_NO_REEXEC"):
+    missing = {key: value for key, value in START_ENVIRONMENT.items() if key not in os.environ}
+    if not missing:
         return
-    environment = {**os.environ, "GLIBC_TUNABLES": MALLOC_TUNABLES}
-    os.execve(sys.executable, [sys.executable, *sys.argv], environment)
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **missing})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--stages", help="comma-separated stages to run (default: all)")
     parser.add_argument("--list-stages", action="store_true", help="list the stages and exit")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved, checked config and exit"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_logging_flags(parser)
     return parser
@@ -55,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # KEY=VALUE anywhere on the line
     if not args.verbose:  # our stage bars only; no per-model "Loading weights" bars
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     setup_logging(args.verbose, args.quiet)
@@ -73,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{stage.name:15} {stage.family or '':10} {stage.description}")
         return 0
     config = BenchmarkConfig.load(args.config, args.overrides)
+    if args.print_config:
+        import yaml
+
+        yaml.safe_dump(config.to_dict(), sys.stdout, sort_keys=False, allow_unicode=True)
+        return 0
     stages = [name.strip() for name in args.stages.split(",")] if args.stages else None
     reports = run_benchmark(config, stages, show_progress=not args.no_progress)
     elapsed = time.perf_counter() - started

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,12 +15,33 @@ from ropg.errors import UserError
 from ropg.generation.errors import GenerationError
 
 USER_ERROR_EXIT = 2
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError,
-    GenerationError,
-    FileNotFoundError,
-    PermissionError,
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, GenerationError)
+"""Errors that are the user's to fix: one line on stderr and exit code 2."""
+ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
 )
+"""``OSError`` codes without a file name that still say what the user can fix (a full disk)."""
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """The one-line message of a user error, or None when ``error`` is not one.
+
+    User errors are, by class: :class:`~ropg.errors.UserError` (and ``DataError``, which
+    names the file, record and field), :class:`~ropg.generation.GenerationError`, an
+    ``OSError`` with a file name (missing, unreadable, a directory, ...) or a code such as
+    a full disk, and a ``RecursionError`` (a JSON or YAML document nested too deeply to read).
+    """
+    if isinstance(error, USER_ERRORS):
+        return " ".join(str(error).splitlines()) or type(error).__name__
+    if isinstance(error, OSError):
+        if error.filename is not None:
+            return f"{error.filename}: {error.strerror or error}"
+        if error.errno in ENVIRONMENT_ERRNOS:
+            return f"{error.strerror or error}"
+        return None
+    if isinstance(error, RecursionError):
+        return "an input is nested too deeply to read (RecursionError); check the input files"
+    return None
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
@@ -49,6 +72,22 @@ def add_data_flags(parser: Any, default_split: str) -> None:
     parser.add_argument("--layout", default="auto", choices=LAYOUTS, help="data layout")
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush does not fail too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def add_logging_flags(parser: argparse.ArgumentParser) -> None:
     """``-v/--verbose`` (repeatable) and ``-q/--quiet``."""
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
@@ -64,15 +103,18 @@ def user_errors_exit_2(
     def wrapper(argv: Sequence[str] | None = None) -> int:
         try:
             return main(argv)
-        except USER_ERRORS as error:
-            if isinstance(error, OSError) and error.filename is not None:
-                message = f"{error.filename}: {error.strerror}"
-            else:
-                message = str(error)
-            print(f"error: {message}", file=sys.stderr)
-            return USER_ERROR_EXIT
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # `ropg ... | head`: the reader left; nothing to report
+            _silence_stdout()
+            return 141
+        except (Exception, RecursionError) as error:
+            message = user_error_message(error)
+            if message is None:
+                raise
+            _flush_quietly()
+            print(f"error: {message}", file=sys.stderr)
+            return USER_ERROR_EXIT
 
     return wrapper

@@ -25,6 +25,7 @@ from ropg.errors import DataError, UserError
 from ropg.lamp.data import parse_outputs, read_json
 from ropg.lamp.metrics import AGGREGATES
 from ropg.lamp.tasks import Task, get_task
+from ropg.lamp.validation import check_golds
 from ropg.utils.config import ConfigBase, field_help
 from ropg.utils.io import atomic_write_json
 
@@ -104,6 +105,7 @@ def evaluate_files(
                 f"task is {other.official_name!r}, expected {resolved.official_name!r}",
                 field="task",
             )
+    check_golds(resolved, golds, golds_path)
     if set(golds) != set(preds):
         missing = sorted(set(golds) - set(preds))
         extra = sorted(set(preds) - set(golds))

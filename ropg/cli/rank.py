@@ -90,7 +90,7 @@ class RankConfig(ConfigBase):
             (bool(self.data or self.questions), "give --data DIR or --questions FILE"),
             (self.split in SPLITS, f"split must be one of {SPLITS}"),
             (self.layout in LAYOUTS, f"layout must be one of {LAYOUTS}"),
-            (self.top_k is None or self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}"),
+            (self.top_k is None or self.top_k >= 1, f"top_k must be >= 1, got {self.top_k}"),
             (self.query_fallback in QUERY_FALLBACKS, f"query_fallback: one of {QUERY_FALLBACKS}"),
         ]
 

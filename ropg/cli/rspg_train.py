@@ -51,9 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _analyze(config: SelectorConfig) -> int:
     """``--analyze-only``: the report of the untrained selectors, printed and written."""
+    from pathlib import Path
+
     from ropg.selection.records import load_train_dev_records
     from ropg.selection.report import write_report
+    from ropg.training.checkpoints import check_run_dir
 
+    check_run_dir(Path(config.output_dir), bool(config.overwrite))
     train, dev = load_train_dev_records(config)
     report = write_report(
         config.output_dir, train, dev or train, task=config.task, sigma_x=config.sigma_x,

@@ -9,20 +9,19 @@ into its own shard file and the main process merges the shards in split order.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ropg.core.protocols import SplitLike, TaskLike
-from ropg.errors import DataError, UserError
+from ropg.errors import DataError, UserError, naming_file
 from ropg.feedback.jsonl import HEADER_KEY, ResumableJsonl, dumps_record, read_feedback
 from ropg.feedback.planners import Planner
-from ropg.utils.io import atomic_open
+from ropg.utils.io import atomic_open, output_kind
+from ropg.utils.locks import directory_lock
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,9 @@ def feedback_header(split: SplitLike, llm: Any) -> dict[str, Any]:
     """The job header of a feedback file (the planner adds its own settings).
 
     ``ropg-feedback`` and the benchmark stages both build it here: resuming compares it with
-    the header in the file, so the two must never drift apart.
+    the header in the file, so the two must never drift apart. It names the data by the
+    digests of the split's files (questions and outputs), so a file collected before the
+    golds or the profiles changed is never resumed over.
 
     Args:
         split: the split the feedback is collected on.
@@ -93,9 +94,25 @@ def feedback_header(split: SplitLike, llm: Any) -> dict[str, Any]:
         "split": split.split,
         "examples": len(split),
         "questions": Path(split.questions_path or "").name,
+        "data": data_digests(split),
         "llm": llm.identity,
         "generation": config.to_dict(),
     }
+
+
+def data_digests(split: SplitLike) -> dict[str, Any]:
+    """Digests of the files ``split`` was read from (``questions``, ``outputs``); a split not
+    read from files is named by its source (``source``) when it has one."""
+    from ropg.utils.fingerprint import file_digest
+
+    digests: dict[str, Any] = {}
+    for name in ("questions", "outputs"):
+        location = getattr(split, f"{name}_path", None)
+        if not location:
+            continue
+        path = Path(location)
+        digests[name] = file_digest(path) if path.is_file() else str(location)
+    return digests
 
 
 def shard_path(out: Path, shard_index: int, num_shards: int) -> Path:
@@ -125,16 +142,38 @@ def collect_feedback(
             an existing file with another header is refused.
         run: chunking, sharding and progress settings.
     """
-    from tqdm.auto import tqdm
-
     run = run or FeedbackRun()
     signal = resolve_signal(getattr(planner, "signal", "generate"))
     if not split.has_golds:
         raise UserError(f"{split.task.name} {split.split}: feedback needs gold outputs")
-    path = shard_path(Path(out), run.shard_index, run.num_shards)
-    writer = ResumableJsonl(path, {**header, **planner.header()}, run.restart_on_mismatch)
+    out = Path(out)
+    path = shard_path(out, run.shard_index, run.num_shards)
+    job = {**header, **planner.header()}
+    if run.num_shards > 1:
+        _check_merge_target(out)  # before any work: the merge will replace it
+        job["shard"] = [run.shard_index, run.num_shards]
+    with (
+        ResumableJsonl(path, job, run.restart_on_mismatch) as writer,
+        naming_file(split.questions_path),
+    ):
+        _collect(split, planner, llm, signal, writer, run)
+    return path
+
+
+def _collect(
+    split: SplitLike, planner: Planner, llm: Any, signal: Signal, writer: ResumableJsonl,
+    run: FeedbackRun,
+) -> None:  # fmt: skip
+    from tqdm.auto import tqdm
+
     done = set(writer.done)
     mine = [e for i, e in enumerate(split.examples) if i % run.num_shards == run.shard_index]
+    unknown = done - {example.id for example in mine}
+    if unknown:
+        raise DataError(
+            writer.path, f"holds {len(unknown)} record(s) of examples this job does not have "
+            f"(e.g. {sorted(unknown)[0]!r}); use another output or delete it to start over",
+        )  # fmt: skip
     pending = [example for example in mine if example.id not in done]
     task = split.task
     bar = tqdm(
@@ -165,13 +204,26 @@ def collect_feedback(
     bar.close()
     logger.info(
         "%s: %d examples (%d new, %d prompts) in %.1fs",
-        path,
+        writer.path,
         len(mine),
         len(pending),
         generated,
         time.perf_counter() - started,
     )
-    return path
+
+
+def _check_merge_target(out: Path) -> None:
+    """The merged file replaces ``out``: refuse when it is anything but a feedback file."""
+    where = output_kind(out, resumable=True)
+    if not where.exists:
+        return
+    with where.target.open("rb") as stream:
+        first = stream.readline()
+    if first.strip() and not first.startswith(('{"' + HEADER_KEY + '":').encode()):
+        raise DataError(
+            out, "is not a ropg feedback file; the shards' merge would replace it, so it was "
+            "left untouched: give another output path",
+        )  # fmt: skip
 
 
 def _complete_lines(path: Path) -> int:
@@ -199,25 +251,6 @@ def shards_complete(split: SplitLike, out: str | Path, num_shards: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _merge_lock(out: Path) -> Iterator[None]:
-    """An exclusive lock on the output's directory (released when the process ends, even if
-    killed): shards that finish at the same moment merge one after the other, not into each
-    other. Locking the directory itself leaves no lock file behind, whatever the timing."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no concurrent shards to guard against here
-        yield
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(out.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # closing the descriptor releases the lock
-
-
 def merge_shards(split: SplitLike, out: str | Path, num_shards: int) -> Path:
     """Merge shard files into ``out`` in split order; checks there are no gaps or duplicates.
 
@@ -225,7 +258,8 @@ def merge_shards(split: SplitLike, out: str | Path, num_shards: int) -> Path:
     shard files; a later call finds ``out`` merged and returns it.
     """
     out = Path(out)
-    with _merge_lock(out):
+    # an flock on the output's directory: no lock file exists that could be left behind
+    with directory_lock(out.parent, wait=True):
         paths = [shard_path(out, shard, num_shards) for shard in range(num_shards)]
         if out.exists() and not any(path.exists() for path in paths):
             return out  # another shard merged them
@@ -234,10 +268,14 @@ def merge_shards(split: SplitLike, out: str | Path, num_shards: int) -> Path:
 
 
 def _merge(split: SplitLike, out: Path, paths: list[Path]) -> None:
+    _check_merge_target(out)
     header: dict[str, Any] | None = None
     by_id: dict[str, dict[str, Any]] = {}
-    for path in paths:
+    for shard, path in enumerate(paths):
         shard_header, records = read_feedback(path)
+        found = shard_header.pop("shard", None)
+        if found is not None and found != [shard, len(paths)]:
+            raise DataError(path, f"is shard {found}, not [{shard}, {len(paths)}]", index=0)
         if header is not None and shard_header != header:
             raise DataError(path, "shard header differs from shard 0's")
         header = shard_header
@@ -263,7 +301,11 @@ def _merge(split: SplitLike, out: Path, paths: list[Path]) -> None:
 def feedback_by_id(
     path: str | Path, expected_ids: Sequence[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Load a finished feedback file as (header, records by id), checking ids if given."""
+    """Load a finished feedback file as (header, records by id).
+
+    With ``expected_ids`` (the split's ids in order), every id must be there, no other, in
+    that order: a file with records of another split, or reordered by two writers, is refused.
+    """
     header, records = read_feedback(path)
     by_id: dict[str, dict[str, Any]] = {}
     for index, record in enumerate(records, start=1):
@@ -271,9 +313,26 @@ def feedback_by_id(
             raise DataError(path, "missing", index=index, field="id")
         by_id[str(record["id"])] = record
     if expected_ids is not None:
-        missing = [i for i in expected_ids if i not in by_id]
-        if missing:
-            raise DataError(
-                path, f"{len(missing)} example(s) have no feedback (e.g. {missing[0]!r})"
-            )
+        check_record_order(path, list(by_id), expected_ids)
     return header, by_id
+
+
+def check_record_order(path: object, found: Sequence[str], expected: Sequence[str]) -> None:
+    """``found`` (a file's record ids, in file order) must be ``expected`` (split order)."""
+    expected = [str(i) for i in expected]
+    missing = [i for i in expected if i not in set(found)]
+    if missing:
+        raise DataError(path, f"{len(missing)} example(s) have no feedback (e.g. {missing[0]!r})")
+    known = set(expected)
+    extra = [i for i in found if i not in known]
+    if extra:
+        raise DataError(
+            path, f"{len(extra)} record(s) are not examples of the split (e.g. {extra[0]!r})",
+            record_id=extra[0],
+        )  # fmt: skip
+    for index, (got, wanted) in enumerate(zip(found, expected), start=1):
+        if got != wanted:
+            raise DataError(
+                path, f"records are not in split order (expected {wanted!r} here)",
+                index=index, record_id=got,
+            )  # fmt: skip

@@ -67,7 +67,7 @@ class CandidateEntry:
     rank: int
     index: int
     item_id: str
-    retrieval_score: float
+    retrieval_score: float | None
     output: str | None
     score: float
     prompt: str | None = None
@@ -231,7 +231,11 @@ def read_candidate_record(record: Any, path: object, index: int) -> CandidateRec
                 rank=reader.integer(entry, "rank", where),
                 index=reader.integer(entry, "index", where),
                 item_id=reader.text(entry, "item_id", where),
-                retrieval_score=reader.number(entry, "retrieval_score", where),
+                retrieval_score=(
+                    reader.number(entry, "retrieval_score", where)
+                    if entry.get("retrieval_score") is not None
+                    else None
+                ),
                 output=reader.optional_text(entry, "output", where),
                 score=reader.number(entry, "score", where),
                 prompt=reader.optional_text(entry, "prompt", where),

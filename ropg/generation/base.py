@@ -84,11 +84,13 @@ class GenerationConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> GenerationConfig:
         """Build from a mapping (e.g. a YAML section); unknown keys are an error."""
+        from ropg.utils.config import coerce_settings
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown generation config keys: {', '.join(unknown)}")
-        return cls(**dict(values))
+        return cls(**coerce_settings(cls, values, "generation"))
 
     def to_dict(self) -> dict[str, Any]:
         """All fields, JSON-able (``stop`` as a list)."""

@@ -164,6 +164,10 @@ class LLMEndpoint:
 def _auto_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
+    local = Path(name).expanduser()
+    if name.startswith(("/", "./", "../", "~")) and not local.exists():
+        raise GenerationError(f"prompt tokenizer {name!r}: no such file or directory")
+
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as error:

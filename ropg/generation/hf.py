@@ -102,7 +102,7 @@ class HFGenerator(ChatPrompting, BaseGenerator):
         self.trust_remote_code = trust_remote_code
         self.tokenizer_name = tokenizer
         self.device_map = device_map
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = _device(device)
         try:
             self.hf_config = AutoConfig.from_pretrained(
                 model, revision=revision, trust_remote_code=trust_remote_code
@@ -315,3 +315,22 @@ class HFGenerator(ChatPrompting, BaseGenerator):
         for row, target in enumerate(targets):
             target_mask[row, picked.shape[1] - len(target) :] = 1
         return (picked * target_mask).sum(dim=-1).tolist()
+
+
+def _device(device: str | None) -> torch.device:
+    """The torch device of ``device`` (default: CUDA when available), checked: a CUDA device
+    on a machine without one, or a name torch does not know, is a :class:`GenerationError`."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise GenerationError(f"unknown device {device!r} (e.g. cpu, cuda, cuda:1)") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GenerationError(f"device {device!r} requested but CUDA is not available")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise GenerationError(
+                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    return chosen

@@ -5,7 +5,8 @@ Completions (``openai:http://host:8000/v1#model``) or chat (``openai-chat:...`` 
 backoff and jitter on 429, 408, 5xx, connection errors and timeouts; once retries are spent
 the error says what happened. The API key comes from an environment variable
 (``OPENAI_API_KEY`` unless ``api_key_env`` names another); it is sent as a Bearer token and
-is never logged, never shown in ``repr`` and never part of the identity or cache key. Only
+is never logged, never shown in ``repr``, never part of the identity or cache key, and
+replaced by ``***`` in every error message (a server's error body that echoes it included). Only
 the standard library is used.
 """
 
@@ -30,6 +31,29 @@ from ropg.generation.errors import GenerationError, GenerationTimeoutError, Remo
 logger = logging.getLogger(__name__)
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+BEAM_SEARCH_REFUSED = (
+    "the openai backend does not beam-search: set num_beams=1 (a vLLM server can "
+    "beam-search with extra_body={'use_beam_search': True, 'best_of': N})"
+)
+
+
+def _check_number(option: str, value: Any, least: float, kind: type) -> None:
+    """A numeric option of the backend: a number (an integer for ``int``) >= ``least``."""
+    integer = kind is int
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (not integer or float(value).is_integer()) and value >= least
+    if not ok:
+        wanted = f"an integer >= {least:g}" if integer else f"a number >= {least:g}"
+        if least == 1e-9:
+            wanted = "a number > 0"
+        raise GenerationError(f"openai backend option {option}: expected {wanted}, got {value!r}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` (an API key) replaced by ``***``."""
+    if not secret:
+        return text
+    return text.replace(secret, "***")
 
 
 def _redact_url(url: str) -> str:
@@ -92,8 +116,17 @@ class OpenAIGenerator(BaseGenerator):
             raise GenerationError(f"base URL must start with http:// or https://: {base_url!r}")
         if not model:
             raise GenerationError("no model name: use openai:http://host:port/v1#model-name")
-        if max_concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise ValueError("need max_concurrency >= 1, max_retries >= 0 and timeout > 0")
+        numbers = {
+            "max_concurrency": (max_concurrency, 1, int),
+            "max_retries": (max_retries, 0, int),
+            "retry_base_delay": (retry_base_delay, 0, float),
+            "retry_max_delay": (retry_max_delay, 0, float),
+            "timeout": (timeout, 1e-9, float),
+        }
+        for option, (value, least, kind) in numbers.items():
+            _check_number(option, value, least, kind)
+        if config.num_beams > 1:
+            raise GenerationError(BEAM_SEARCH_REFUSED)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.chat = chat
@@ -191,7 +224,8 @@ class OpenAIGenerator(BaseGenerator):
                     raw = response.read()
                 break
             except urllib.error.HTTPError as error:
-                detail = error.read()[:500].decode("utf-8", "replace").strip()
+                answer = error.read(4096).decode("utf-8", "replace")
+                detail = redact(answer, self._api_key).strip()[:500]  # redacted, then cut
                 if error.code not in RETRY_STATUS:
                     raise RemoteGenerationError(
                         f"{shown} answered HTTP {error.code}: {detail or error.reason}"
@@ -206,7 +240,11 @@ class OpenAIGenerator(BaseGenerator):
                 timed_out = isinstance(error, TimeoutError) or isinstance(
                     getattr(error, "reason", None), TimeoutError
                 )
-                failure = f"timed out after {self.timeout:g} s" if timed_out else str(error)
+                failure = (
+                    f"timed out after {self.timeout:g} s"
+                    if timed_out
+                    else redact(str(error), self._api_key)
+                )
                 if attempt == attempts - 1:
                     kind = GenerationTimeoutError if timed_out else RemoteGenerationError
                     raise kind(
@@ -238,18 +276,26 @@ class OpenAIGenerator(BaseGenerator):
         except (KeyError, IndexError, TypeError):
             raise RemoteGenerationError(
                 f"{_redact_url(self.base_url)}{path} answered without choices[0] text: "
-                f"{json.dumps(answer)[:300]}"
+                f"{redact(json.dumps(answer), self._api_key)[:300]}"
             ) from None
         return apply_stop(text or "", config.stop)
 
     def _generate(
         self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
     ) -> list[str]:
+        try:
+            return self._generate_all(prompts, config, on_batch)
+        except GenerationError as error:  # whatever a message says, the key is not in it
+            text = str(error)
+            if self._api_key and self._api_key in text:
+                raise type(error)(redact(text, self._api_key)) from None
+            raise
+
+    def _generate_all(
+        self, prompts: list[str], config: GenerationConfig, on_batch: BatchCallback | None
+    ) -> list[str]:
         if config.num_beams > 1:
-            raise GenerationError(
-                "the openai backend does not beam-search: set num_beams=1 (a vLLM server can "
-                "beam-search with extra_body={'use_beam_search': True, 'best_of': N})"
-            )
+            raise GenerationError(BEAM_SEARCH_REFUSED)
         outputs = [""] * len(prompts)  # every slot is filled, or a request's error is raised
         progress = tqdm(
             total=len(prompts), desc=f"generate:{self.name}", disable=not self.show_progress

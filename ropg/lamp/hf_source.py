@@ -7,6 +7,7 @@ from typing import Any
 from ropg.lamp.data import LampSplit, examples_from_records
 from ropg.lamp.errors import LampError
 from ropg.lamp.tasks import Task
+from ropg.lamp.validation import check_golds
 
 
 def _is_dataset_dict(source: Any) -> bool:
@@ -48,6 +49,8 @@ def load_hf_split(
         dataset = source
         origin = "<Dataset>"
     examples = examples_from_records(dataset, task, origin, validate_profiles)
+    golds = {example.id: example.gold for example in examples if example.gold is not None}
+    check_golds(task, golds, origin)
     if require_golds and not all(example.gold is not None for example in examples):
         raise LampError(f"{origin}: no 'output' column with gold outputs")
     return LampSplit(

@@ -28,6 +28,7 @@ prompt budgets count words unless another prompt tokenizer is given.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -40,6 +41,8 @@ from ropg.generation.errors import GenerationError
 from ropg.generation.words import WordTokenizer
 from ropg.lamp.prompts import TaskPrompt
 from ropg.lamp.tasks import Task, get_task, task_names
+
+logger = logging.getLogger(__name__)
 
 READER_VERSION = 2  # 2: answers from the structured items, no longer parsed from the text
 MODES = ("profile",)
@@ -128,15 +131,31 @@ def _answer_rating(read: ReaderInput, options: ReaderOptions, max_words: int) ->
     scores = []
     for item in read.items:
         try:
-            scores.append(float(item["score"]))
+            score = float(item["score"])
         except (TypeError, ValueError):
             continue
+        if math.isfinite(score):
+            scores.append(score)
+        else:  # a NaN or infinite rating says nothing: skipped, and said so
+            _warn_once(f"profile item {item.get('id')!r} has the rating {item['score']!r}, not a "
+                       "finite number: the reader skips such ratings")  # fmt: skip
     if not scores:
         return "3"
     mean = sum(scores) / len(scores)
     if options.round_rating:
         return str(math.floor(mean + 0.5))
     return f"{mean:g}"
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Warn about a kind of degenerate value once per process (the first case named)."""
+    kind = message.split(":")[-1]
+    if kind not in _WARNED:
+        _WARNED.add(kind)
+        logger.warning("%s", message)
 
 
 def _answer_top_title(read: ReaderInput, options: ReaderOptions, max_words: int) -> str:
@@ -195,8 +214,10 @@ def reader_input(prompt: str, task: str | None = None) -> ReaderInput:
             "it the prompt Task.prompt returns (which carries its items)"
         )
     raise GenerationError(
-        f"the profile reader cannot tell the LaMP task of prompt {prompt[:80]!r}; "
-        "give the task option (e.g. task='LaMP-2')"
+        f"the profile reader cannot tell the LaMP task of prompt {prompt[:80]!r}: it starts "
+        "with no task's instruction; give it the prompts Task.prompt returns (ropg-feedback "
+        "and the benchmark do), or name the task of plain inputs with the task option "
+        f"(--llm-option task=LaMP-k, with LaMP-k one of {', '.join(reader_tasks())})"
     )
 
 

@@ -108,8 +108,17 @@ class EmbeddingCache:
         self.path = self.directory / f"{namespace_id(self.namespace)}.sqlite"
         self.timeout = timeout
         self._pid = -1
-        self._setup()
-        self.dim: int | None = self._meta_int("dim")
+        try:
+            self._setup()
+            self.dim: int | None = self._meta_int("dim")
+        except sqlite3.DatabaseError as error:
+            raise self._corrupt(error) from None
+
+    def _corrupt(self, error: Exception) -> UserError:
+        return UserError(
+            f"{self.path}: not a readable embedding cache ({error}); delete the file (it only "
+            "holds vectors that can be computed again) or use another cache_dir"
+        )
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.path)!r})"
@@ -154,7 +163,15 @@ class EmbeddingCache:
 
     def _meta_int(self, name: str) -> int | None:
         row = self._connection.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else None
+        if not row:
+            return None
+        try:
+            value = int(row[0])
+        except (TypeError, ValueError):
+            value = 0
+        if value < 1:
+            raise self._corrupt(ValueError(f"its {name} is {row[0]!r}"))
+        return value
 
     def __len__(self) -> int:
         return self._connection.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
@@ -178,13 +195,22 @@ class EmbeddingCache:
         keys = [text_key(text) for text in texts]
         rows: dict[bytes, bytes] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[start : start + LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, vector FROM embeddings WHERE key IN ({marks})"
-            rows.update(self._connection.execute(query, chunk))
+        try:
+            for start in range(0, len(unique), LOOKUP_CHUNK):
+                chunk = unique[start : start + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT key, vector FROM embeddings WHERE key IN ({marks})"
+                rows.update(self._connection.execute(query, chunk))
+        except sqlite3.DatabaseError as error:
+            raise self._corrupt(error) from None
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         hits = [i for i, key in enumerate(keys) if key in rows]
+        size = self.dim * self.storage.itemsize
+        wrong = next((rows[keys[i]] for i in hits if len(rows[keys[i]]) != size), None)
+        if wrong is not None:
+            raise self._corrupt(
+                ValueError(f"a stored vector has {len(wrong)} bytes, not {size} ({self.dim} dims)")
+            )
         if hits:
             raw = b"".join(rows[keys[i]] for i in hits)
             vectors[hits] = np.frombuffer(raw, dtype=self.storage).reshape(len(hits), self.dim)

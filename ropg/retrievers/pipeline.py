@@ -211,10 +211,20 @@ def rankings_to_ids(
     """``{question id: [profile item ids, best first]}``, the reference's ranking file format."""
     by_id = {example.id: example for example in _examples(split_or_examples)}
     result = {}
+    duplicated = []
     for qid, ranking in rankings.items():
         if qid not in by_id:
             raise UserError(f"ranking for unknown question id {qid!r}")
-        result[qid] = ranking.item_ids(by_id[qid].profile)
+        ids = ranking.item_ids(by_id[qid].profile)
+        if len(set(ids)) != len(ids):
+            duplicated.append(qid)
+        result[qid] = ids
+    if duplicated:
+        logger.warning(
+            "%d question(s) have profile items with duplicate ids (e.g. %r): their rankings "
+            "repeat an id, and item ids alone cannot tell those items apart",
+            len(duplicated), duplicated[0],
+        )  # fmt: skip
     return result
 
 

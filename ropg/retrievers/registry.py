@@ -1,4 +1,10 @@
-"""Retriever registry: built-in names, `module:Class` paths and `ropg.retrievers` entry points."""
+"""Retriever registry: built-in names, `module:Class` paths and `ropg.retrievers` entry points.
+
+A path or entry point from a command line or a (shared) YAML config is checked to be a
+retriever class — one with ``rank`` and ``rank_batch`` — or a factory marked with
+``ropg.utils.plugins.plugin_factory("retriever")`` before anything of it is called, so
+``--retriever os:system`` is refused without running anything.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from ropg.errors import UserError
+from ropg.utils.plugins import load_entry_point, load_plugin
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +38,25 @@ def _ensure_builtins() -> None:
     importlib.import_module("ropg.retrievers.builtins")
 
 
+RETRIEVER_MEMBERS = ("rank", "rank_batch")
+"""What a retriever class must have (:class:`~ropg.retrievers.base.Retriever`)."""
+
+
 def _load_dotted(spec: str) -> Callable[..., Any]:
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise UserError(f"cannot import retriever module {module_name!r}: {error}") from None
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise UserError(f"module {module_name!r} has no retriever {attribute!r}") from None
+    """A ``module:Class`` path, checked to be a retriever class (or a factory marked with
+    ``plugin_factory("retriever")``) before anything of it is called."""
+    return load_plugin(spec, "retriever", members=RETRIEVER_MEMBERS)
 
 
 def _load_entry_point(name: str) -> Callable[..., Any] | None:
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name == name:
-            return entry.load()
-    return None
+    return load_entry_point(ENTRY_POINT_GROUP, name, "retriever", members=RETRIEVER_MEMBERS)
 
 
 def resolve_retriever_factory(name: str) -> Callable[..., Any]:
-    """The class or factory behind a retriever name."""
+    """The class or factory behind a retriever name: a built-in or registered name, a
+    checked ``module:Class`` path or a checked ``ropg.retrievers`` entry point."""
     _ensure_builtins()
+    name = str(name)
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:

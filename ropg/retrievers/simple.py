@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.errors import UserError
+from ropg.errors import DataError, UserError
 from ropg.retrievers.base import (
     BaseRetriever,
     BatchRetriever,
@@ -108,18 +108,18 @@ class RecencyRetriever(BaseRetriever):
                 f"{len(query.documents)} documents (it needs the profile items' dates)"
             )
         keys = []
-        for item in query.profile:
-            if "date" not in item:
-                raise UserError(
-                    f"recency: query {query.qid!r}, profile item {item.get('id')!r}: no 'date'"
-                )
+        for position, item in enumerate(query.profile):
+            where = {"record_id": query.qid, "field": f"profile[{position}].date"}
+            if "date" not in item:  # the file is named by whoever knows it (naming_file)
+                raise DataError(None, f"recency: item {item.get('id')!r}: no 'date'", **where)
             try:
                 keys.append(date_key(item["date"]))
             except ValueError:
-                raise UserError(
-                    f"recency: query {query.qid!r}, profile item {item.get('id')!r}: "
-                    f"cannot parse date {item['date']!r} (expected YYYY-MM-DD, YYYY-MM, YYYY "
-                    "or an ISO date-time)"
+                raise DataError(
+                    None,
+                    f"recency: item {item.get('id')!r}: cannot parse date {item['date']!r} "
+                    "(expected YYYY-MM-DD, YYYY-MM, YYYY or an ISO date-time)",
+                    **where,
                 ) from None
         ascending = sorted(range(len(keys)), key=keys.__getitem__)
         order = np.asarray(ascending[::-1], dtype=np.int64)

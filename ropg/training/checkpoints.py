@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ropg.errors import UserError
-from ropg.utils.io import atomic_write_json
+from ropg.utils import io
+from ropg.utils.io import atomic_write_json, directory_entries, prepare_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +57,41 @@ def find_checkpoint(output: Path, resume: str) -> Path:
     return found[-1][1]
 
 
+RUN_FILES = frozenset({"train_config.yaml", "metrics.json", CHECKPOINTS})
+"""Names that mark a directory as a ropg training run (or an ``rspg-train`` report)."""
+REPORT_FILES = frozenset({"analysis.json", "analysis.md", "winning_rates.png"})
+
+
+def is_run_directory(output: Path) -> bool:
+    """Whether ``output`` holds a ropg training run or an ``rspg-train`` report."""
+    names = set(directory_entries(output))
+    return bool(names & (RUN_FILES | REPORT_FILES))
+
+
+def check_run_dir(output: Path, overwrite: bool, flag: str = "--overwrite") -> None:
+    """``output`` must be a directory (or not exist) and be empty or a ropg run, unless
+    ``overwrite``: a model folder or any other non-empty directory is never written into by
+    accident (its files would be replaced without a word)."""
+    io.check_output_dir(output)
+    names = directory_entries(output)
+    if names and not is_run_directory(output) and not overwrite:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise UserError(
+            f"{output} is not empty and is not a ropg training run (it holds {shown}); "
+            f"refusing to write into it: give an empty or new --output-dir, or {flag} to "
+            "write into it anyway"
+        )
+
+
 def resume_point(config: Any, output: Path, config_file: str, is_main: bool) -> Path | None:
     """Check ``output`` for a run: the checkpoint to resume from, or None for a fresh run.
 
     Resuming needs the same result-deciding settings as the saved ``config_file``; a used
     directory is refused unless ``config.resume`` or ``config.overwrite`` (which removes its
-    checkpoints) is set.
+    checkpoints) is set, and so is a non-empty directory that is not a ropg run
+    (:func:`check_run_dir`).
     """
+    check_run_dir(output, bool(config.overwrite))
     used = (output / config_file).exists() or (output / CHECKPOINTS).exists()
     if config.resume:
         checkpoint = find_checkpoint(output, config.resume)
@@ -82,6 +111,8 @@ def resume_point(config: Any, output: Path, config_file: str, is_main: bool) -> 
         )
     if used and is_main:
         shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
+    if is_main:
+        prepare_output_dir(output)
     return None
 
 

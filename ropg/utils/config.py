@@ -41,6 +41,57 @@ def known_settings(cls: type, values: Mapping[str, Any], where: str) -> dict[str
     return result
 
 
+def coerce_settings(
+    cls: type, values: Mapping[str, Any], where: str, skip: typing.Iterable[str] = ()
+) -> dict[str, Any]:
+    """``values`` keyed by field name of the dataclass ``cls`` (:func:`known_settings`), each
+    converted to its field's type (:func:`coerce`: ``"4"`` -> 4, ``"abc"`` for an ``int`` a
+    :class:`UserError` naming ``where`` and the setting). Fields in ``skip``, and fields
+    whose type is not a plain scalar, list or mapping, are passed through as they are."""
+    hints = typing.get_type_hints(cls)
+    consts = {f.name: f.metadata.get("const") for f in dataclasses.fields(cls)}
+    skipped = set(skip)
+    result = {}
+    for name, value in known_settings(cls, values, where).items():
+        if name in skipped or not _coercible(hints[name]):
+            result[name] = value
+        elif typing.get_origin(hints[name]) is dict:  # values already typed: never re-parsed
+            if value is not None and not isinstance(value, Mapping):
+                raise UserError(f"{where} setting {name}: expected a mapping, got {value!r}")
+            result[name] = {str(key): item for key, item in (value or {}).items()}
+        else:
+            result[name] = coerce(name, value, hints[name], const=consts[name], section=where)
+    return result
+
+
+def _coercible(annotation: Any) -> bool:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return all(arg is type(None) or _coercible(arg) for arg in args)
+    origin = typing.get_origin(annotation)
+    if origin in (list, dict):
+        return all(arg in (str, typing.Any) for arg in args)
+    return annotation in (bool, int, float, str)
+
+
+def check_overrides(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Check settings meant for the config class ``cls`` (a :class:`ConfigBase`) without
+    building the whole config: unknown names (``epoch`` for ``epochs``) and values of the
+    wrong type are refused, and so is any value that makes one of ``cls``'s checks fail that
+    its defaults pass (``epochs: 0``). Returns the converted values."""
+    converted = coerce_settings(cls, values, where)
+    base = cls()
+    failing = {message for ok, message in base.checks() if not ok}
+    try:
+        changed = dataclasses.replace(base, **converted)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{where}: {error}") from None
+    for ok, message in changed.checks():
+        if not ok and message not in failing:
+            raise UserError(f"{where}: {message}")
+    return converted
+
+
 class ConfigBase:
     """Mix-in for dataclass configs (see the module docstring).
 
@@ -135,6 +186,8 @@ def read_yaml(path: str | os.PathLike[str]) -> Mapping[str, Any]:
         raise UserError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise UserError(f"{path}: unreadable YAML config ({str(error).splitlines()[0]})") from None
+    except RecursionError:
+        raise UserError(f"{path}: YAML nested too deeply to read") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):

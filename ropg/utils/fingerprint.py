@@ -1,13 +1,35 @@
-"""Fast, stable fingerprints of model directories (what ``from_pretrained`` reads).
+"""Fast, stable fingerprints of data files and model directories (what ``from_pretrained``
+reads).
 
-Used for generator identities (the output cache), embedding-cache keys and run fingerprints.
+Used for generator identities (the output cache), embedding-cache keys, feedback headers and
+run fingerprints.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """BLAKE2b-128 of a file's bytes (memoized per path, size and modification time): the
+    data digest of benchmark units and feedback headers."""
+    stat = Path(path).stat()
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
 
 # Files up to this size are hashed by content; bigger ones (weights) by name, size and mtime.
 CONTENT_HASH_LIMIT = 64 * 1024 * 1024
@@ -42,11 +64,11 @@ def directory_fingerprint(path: str | os.PathLike[str]) -> str:
     for name, size, mtime_ns in listing:
         digest.update(name.encode("utf-8") + b"\0")
         if size <= CONTENT_HASH_LIMIT:
-            file_digest = hashlib.sha256()
+            content = hashlib.sha256()
             with open(directory / name, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    file_digest.update(chunk)
-            digest.update(b"content:" + file_digest.digest())
+                for chunk in iter(lambda: handle.read(CHUNK), b""):
+                    content.update(chunk)
+            digest.update(b"content:" + content.digest())
         else:
             digest.update(f"stat:{size}:{mtime_ns}".encode())
     fingerprint = digest.hexdigest()

@@ -147,16 +147,18 @@ class Rpo(MethodFamily):
         return rows
 
     def methods(self, config: BenchmarkConfig, llm: LLMEntry) -> list[Method]:
+        tasks = tuple(self.settings.tasks) or None
         methods = [
             Method(name, label, self.name, baseline=name in ("rpo-zero-shot", "rpo-rag"),
-                   table="rpo")
+                   table="rpo", tasks=tasks)
             for name, label in MAIN.items()
         ]  # fmt: skip
         methods += [
-            Method(cell_name(row, column), f"{row}: {label}", self.name, table="rpo-grid")
+            Method(cell_name(row, column), f"{row}: {label}", self.name, table="rpo-grid",
+                   tasks=tasks)
             for row in self.rows(config, llm)
             for column, label in COLUMNS.items()
-        ]
+        ]  # fmt: skip
         return methods
 
     def k(self, config: BenchmarkConfig) -> int:

@@ -77,6 +77,27 @@ def render_grid_markdown(
     return "\n".join(lines) + "\n"
 
 
+def fallback_line(ctx: RunContext, family: Any, llm: Any, task: str) -> str:
+    """How many reflections fell back to g, per grid row and reflection model (and why)."""
+    from ropg.benchmark.families.rpo_steps import cell_jsonl
+
+    grid = family.run_dir(ctx, llm.name, task) / "grid"
+    parts = []
+    for row in family.rows(ctx.config, llm):
+        for column, label in (("sft", "SFT"), ("rl", "SFT+RL")):
+            path = cell_jsonl(grid, row, column).with_suffix(".report.json")
+            try:
+                counts = json.loads(path.read_text(encoding="utf-8"))["fallbacks"]
+            except (OSError, ValueError, KeyError):
+                continue
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_reason"].items()))
+            text = f"{row} {label} {counts['fallbacks']}/{counts['reflections']}"
+            parts.append(text + (f" ({reasons})" if reasons else ""))
+    if not parts:
+        return ""
+    return f"Reflections that fell back to g ({task}): " + "; ".join(parts) + ".\n"
+
+
 def _main_table(ctx: RunContext, family: Any, llm: Any) -> Any:
     from ropg.benchmark.stages.report import results_table
 
@@ -100,6 +121,7 @@ def write_rpo_md(ctx: RunContext, family: Any) -> str:
             for metric in get_task(task).metric_keys:
                 rows, values, better = grid_values(ctx, family, llm, task, metric)
                 parts.append(render_grid_markdown(task, metric, rows, values, better, config.alpha))
+            parts.append(fallback_line(ctx, family, llm, task))
     if len(parts) == 1:
         parts.append("No RPO run.\n")
     with atomic_open(ctx.run_dir / RPO_FILE) as stream:

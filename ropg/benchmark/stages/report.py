@@ -79,6 +79,8 @@ def results_table(
     baselines = [m.name for m in methods if m.baseline]
     rows, pvalues, metrics = [], {}, {}
     for task in config.tasks:
+        if not any(method.runs_on(task) for method in methods):
+            continue  # no column of this table runs on the task
         scores = _scores(ctx, llm, task, methods)
         metrics[task] = {name: entry["metrics"] for name, entry in scores.items()}
         for metric in get_task(task).metric_keys:

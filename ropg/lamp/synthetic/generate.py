@@ -15,7 +15,7 @@ from ropg.lamp.synthetic.builders import BUILDERS, Builder, UserPlan
 from ropg.lamp.synthetic.text import TextMaker
 from ropg.lamp.synthetic.vocab import TOPICS
 from ropg.lamp.tasks import get_task
-from ropg.utils.io import atomic_write_json
+from ropg.utils.io import atomic_write_json, prepare_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def generate(
 
     Returns the number of questions per task and split.
     """
-    out = Path(out)
+    out = prepare_output_dir(out)  # before any work: a file or a FIFO at --out is refused
     plans = plan_users(users, max_profile, seed)
     counts: dict[str, dict[str, int]] = {}
     for name in resolve_tasks(tasks):
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [name.strip() for name in args.tasks.split(",") if name.strip()]
     try:
         counts = generate(args.out, args.users, args.seed, names, args.max_profile)
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # UserError is a ValueError
         parser.error(str(error))
     total = sum(sum(split.values()) for split in counts.values())
     print(f"wrote {len(counts)} tasks ({total} questions) under {args.out}")
