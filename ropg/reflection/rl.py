@@ -8,7 +8,7 @@ the same update direction per group), advantages whitened over the whole batch
 starting model: a frozen copy of the SFT adapter under LoRA, the SFT checkpoint otherwise).
 RLOO is chosen over GRPO because GRPO puts the KL into the loss (k3) and normalizes per group,
 while REINFORCE++ puts a k1 KL into the reward and normalizes globally, as RLOO does. What
-still differs from OpenRLHF is listed in ``docs/drafts/rpo.md``.
+still differs from OpenRLHF is listed in the README (RPO section).
 
 The reward is the task's feedback score of the parsed answer plus a format reward
 (:mod:`ropg.reflection.rewards`). Rollouts use HF generation (CPU or GPU) or, with

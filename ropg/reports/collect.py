@@ -103,7 +103,8 @@ def table_columns(run: RunData, llm: str) -> tuple[list[tuple[str, str]], list[s
     for task in run.tasks(llm):
         names += [name for name in run.methods(llm, task) if name not in names]
     pool = run.config.get("retrievers") or {}
-    columns = [(name, method_label(run.config, name)) for name in names]
+    labels = (run.metrics.get("labels") or {}).get(llm) or {}
+    columns = [(name, labels.get(name) or method_label(run.config, name)) for name in names]
     return columns, [name for name in names if name in pool]
 
 

@@ -188,6 +188,10 @@ def write_report(ctx: RunContext) -> dict[str, Any]:
             "aggregate": config.aggregate,
             "metrics": metrics,
             "significance_p_values": significance,
+            "labels": {
+                llm.name: {method.name: method.label for method in table_methods(ctx, llm)}
+                for llm in config.llms
+            },
         },
         indent=1,
     )
