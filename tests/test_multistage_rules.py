@@ -266,7 +266,6 @@ def test_author_pairs_never_use_a_validation_or_test_user():
     splits = build_splits(_documents(users=30), PassageRules(max_examples_per_user=3))
     moved = splits["test"].examples[0]  # a test user who also has a training example
     splits["train"].examples.append(moved)
-    splits["train"].__post_init__()
     eligible = author.eligible_users(splits)
     held_out = set(splits["dev"].users) | set(splits["test"].users)
     assert held_out and not held_out & set(eligible)

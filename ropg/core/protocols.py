@@ -7,6 +7,7 @@ one user with the user's profile; a split is the ordered examples of one task an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -94,3 +95,40 @@ class SplitLike(Protocol):
 
     def head(self, limit: int | None) -> Any:
         """The first ``limit`` examples as a split of the same kind (all when None)."""
+
+
+class SplitMethods:
+    """The shared behaviour of split dataclasses (``LampSplit``, ``PassageSplit``): a dataclass
+    with ``examples`` (objects with ``id`` and ``gold``) gets length, iteration, lookup by id,
+    ``ids``, ``has_golds`` and ``head`` (the id index is built on first lookup)."""
+
+    examples: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.examples)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Any]:
+        return {example.id: example for example in self.examples}
+
+    def __getitem__(self, example_id: str) -> Any:
+        return self._by_id[example_id]
+
+    @property
+    def ids(self) -> list[str]:
+        return [example.id for example in self.examples]
+
+    @property
+    def has_golds(self) -> bool:
+        return bool(self.examples) and all(example.gold is not None for example in self.examples)
+
+    def head(self, limit: int | None) -> Any:
+        """The first ``limit`` examples as a split of the same kind (all when None)."""
+        import dataclasses
+
+        if limit is None or limit >= len(self.examples):
+            return self
+        return dataclasses.replace(self, examples=self.examples[:limit])  # type: ignore[type-var]

@@ -8,14 +8,14 @@ record index and id, and the field.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from ropg.core.protocols import SplitMethods
 from ropg.lamp.errors import LampDataError, LampError
 from ropg.lamp.json_files import read_json
 from ropg.lamp.tasks import Task, get_task
@@ -40,7 +40,7 @@ class Example:
 
 
 @dataclass
-class LampSplit:
+class LampSplit(SplitMethods):
     """The examples of one task and split, with where they came from."""
 
     task: Task
@@ -48,33 +48,6 @@ class LampSplit:
     examples: list[Example]
     questions_path: str | None = None
     outputs_path: str | None = None
-    _by_id: dict[str, Example] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {example.id: example for example in self.examples}
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __iter__(self) -> Iterator[Example]:
-        return iter(self.examples)
-
-    def __getitem__(self, example_id: str) -> Example:
-        return self._by_id[example_id]
-
-    @property
-    def ids(self) -> list[str]:
-        return [example.id for example in self.examples]
-
-    @property
-    def has_golds(self) -> bool:
-        return bool(self.examples) and all(example.gold is not None for example in self.examples)
-
-    def head(self, limit: int | None) -> LampSplit:
-        """The first ``limit`` examples as a split from the same files (all when None)."""
-        if limit is None or limit >= len(self.examples):
-            return self
-        return dataclasses.replace(self, examples=self.examples[:limit])
 
     def golds(self) -> list[str]:
         """Gold outputs in example order; raises when the split has none (e.g. test)."""

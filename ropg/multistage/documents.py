@@ -26,11 +26,12 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ropg.core.protocols import SplitMethods
 from ropg.errors import DataError, UserError
 
 logger = logging.getLogger(__name__)
@@ -95,45 +96,18 @@ class PassageExample:
 
 
 @dataclass
-class PassageSplit:
+class PassageSplit(SplitMethods):
     """The examples of one split (:class:`~ropg.core.protocols.SplitLike`)."""
 
     task: Any
     split: str
     examples: list[PassageExample]
     questions_path: str | None = None
-    _by_id: dict[str, PassageExample] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {example.id: example for example in self.examples}
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __iter__(self) -> Iterator[PassageExample]:
-        return iter(self.examples)
-
-    def __getitem__(self, example_id: str) -> PassageExample:
-        return self._by_id[example_id]
-
-    @property
-    def ids(self) -> list[str]:
-        return [example.id for example in self.examples]
-
-    @property
-    def has_golds(self) -> bool:
-        return bool(self.examples) and all(example.gold is not None for example in self.examples)
 
     @property
     def users(self) -> list[str]:
         """The distinct users, in example order."""
         return list(dict.fromkeys(str(example.user_id) for example in self.examples))
-
-    def head(self, limit: int | None) -> PassageSplit:
-        """The first ``limit`` examples (all when None)."""
-        if limit is None or limit >= len(self.examples):
-            return self
-        return PassageSplit(self.task, self.split, self.examples[:limit], self.questions_path)
 
     def golds(self) -> list[str]:
         if not self.has_golds:
@@ -263,8 +237,6 @@ def build_splits(
     splits = {name: PassageSplit(task, name, []) for name in SPLITS}
     for user in sorted(kept):
         splits[assignment[user]].examples.extend(kept[user])
-    for split in splits.values():
-        split.__post_init__()
     logger.info(
         "passage completion: %s examples (train/dev/test) from %d users",
         "/".join(str(len(splits[name])) for name in SPLITS),
