@@ -24,6 +24,7 @@ from typing import Any
 from ropg.generation.base import GenerationConfig, Generator, effective_identity, identity_json
 from ropg.generation.errors import GenerationError
 from ropg.generation.stats import CacheStats, GeneratorEntries
+from ropg.utils.sqlite_open import retry_while_locked, use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +105,7 @@ class GenerationCache:
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            if self.create:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = NORMAL")
-                self._create_schema(connection)
-            else:
-                self._check_schema(connection)
+            retry_while_locked(lambda: self._prepare(connection), self.timeout)
         except (sqlite3.DatabaseError, OSError, GenerationError) as error:
             if connection is not None:
                 connection.close()
@@ -120,6 +116,14 @@ class GenerationCache:
             ) from None
         self._connection, self._pid = connection, os.getpid()
         return connection
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        if self.create:
+            use_wal(connection)
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._create_schema(connection)
+        else:
+            self._check_schema(connection)
 
     @staticmethod
     def _create_schema(connection: sqlite3.Connection) -> None:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ropg.errors import UserError
+from ropg.utils.sqlite_open import retry_while_locked, use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +135,12 @@ class EmbeddingCache:
         return self._con
 
     def _setup(self) -> None:
+        retry_while_locked(self._setup_once, self.timeout)
+
+    def _setup_once(self) -> None:
         con = self._connection
         con.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only effective before the first table
-        con.execute("PRAGMA journal_mode=WAL")
+        use_wal(con)
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("BEGIN IMMEDIATE")
         try:
