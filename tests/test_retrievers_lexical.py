@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -384,3 +385,40 @@ def test_rank_split_reports_bad_items_as_build_queries_does() -> None:
                 else:
                     rank_split(retriever, examples, "LaMP-4", use_date=use_date)
             assert message in str(error.value)
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_auto_backend_indexes_small_jobs_in_python_until_the_kernel_is_loaded(monkeypatch):
+    """A first small job is not worth the kernel's load (or its 17 s compile): ``auto`` indexes
+    it in Python; a large job, or any job once the kernel is loaded, takes the kernel."""
+    import ropg.retrievers.bm25 as bm25_module
+    import ropg.retrievers.bm25_index as bm25_index
+
+    used: list[str] = []
+    real = bm25_module.index_users
+
+    def recording(batch, backend):
+        used.append(backend)
+        return real(batch, backend)
+
+    monkeypatch.setattr(bm25_module, "index_users", recording)
+    monkeypatch.setattr(bm25_index, "_KERNEL_LOADED", threading.Event())
+    queries = _queries()
+    documents = sum(len(query.documents) for query in queries)
+    auto = BM25Retriever(n_threads=1)
+    small = auto.score_batch(queries)
+    assert set(used) == {"python"} and not bm25_index._KERNEL_LOADED.is_set()
+    used.clear()
+    monkeypatch.setattr(bm25_index, "AUTO_NUMBA_MIN_DOCUMENTS", documents)  # now "large"
+    large = auto.score_batch(queries)
+    assert set(used) == {"numba"} and bm25_index._KERNEL_LOADED.is_set()
+    used.clear()
+    monkeypatch.setattr(bm25_index, "AUTO_NUMBA_MIN_DOCUMENTS", documents + 1)  # small again
+    loaded = auto.score_batch(queries)
+    assert set(used) == {"numba"}  # the kernel is loaded: it is the faster one now
+    used.clear()
+    BM25Retriever(backend="numba", n_threads=1).score_batch(queries[:1])
+    assert used == ["numba"]  # an explicit backend is never second-guessed
+    for a, b, c in zip(small, large, loaded):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

@@ -37,7 +37,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from ropg.retrievers.bm25_index import (
     BACKENDS,
     UserStats,
     index_users,
+    job_backend,
     log_half_table,
     resolve_backend,
 )
@@ -68,7 +69,10 @@ class BM25Config:
         k1, b, epsilon: the Okapi parameters (``epsilon`` floors negative idfs).
         idf: ``"okapi"`` (rank-bm25's, with the epsilon floor) or ``"corrected"`` (Lucene's
             non-negative ``log(1 + (N - n + 0.5) / (n + 0.5))``).
-        backend: for ``fast``: ``"auto"`` (numba if installed), ``"numba"`` or ``"python"``.
+        backend: for ``fast``: ``"auto"`` (numba if installed; a job of under 100,000
+            documents is indexed in Python until the compiled kernel is loaded, see
+            :data:`~ropg.retrievers.bm25_index.AUTO_NUMBA_MIN_DOCUMENTS`), ``"numba"`` or
+            ``"python"``: the same scores either way.
         batch_docs: ``fast`` indexes users in batches of about this many documents.
         n_threads: ``fast`` indexes and scores this many batches at once (the numba kernel
             releases the GIL; numpy mostly does); ``None``: one per CPU core, at most 8.
@@ -222,21 +226,27 @@ class BM25Retriever(BatchRetriever, BaseRetriever):
                     progress.update(1)
                 return results
             batches = _batches(queries, self.config.batch_docs)
+            documents = sum(len(query.documents) for query in queries)
+            backend = job_backend(self.config.backend, self.backend, documents)
+            score = partial(self._score_batch_fast, backend=backend)
             if self.config.n_threads > 1 and len(batches) > 1:
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(self.config.n_threads) as pool:
-                    for scores in pool.map(self._score_batch_fast, batches):
+                    for scores in pool.map(score, batches):
                         results.extend(scores)
                         progress.update(len(scores))
             else:
                 for batch in batches:
-                    results.extend(self._score_batch_fast(batch))
+                    results.extend(score(batch))
                     progress.update(len(batch))
         return results
 
-    def _score_batch_fast(self, batch: Sequence[RetrievalQuery]) -> list[np.ndarray]:
-        return [score_user(stats, self.config) for stats in index_users(batch, self.backend)]
+    def _score_batch_fast(
+        self, batch: Sequence[RetrievalQuery], backend: str | None = None
+    ) -> list[np.ndarray]:
+        stats = index_users(batch, backend or self.backend)
+        return [score_user(user, self.config) for user in stats]
 
     def rank_batch(
         self,
