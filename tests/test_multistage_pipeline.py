@@ -124,9 +124,12 @@ def test_a_killed_run_resumes_without_redoing_finished_work(small_config):
     assert _mtimes(root, "**/*.jsonl") | _mtimes(root, "models/*/done.json") == everything
 
 
-def test_training_stopped_between_checkpoints_resumes_from_the_last(tmp_path, small_config):
+def test_training_stopped_between_checkpoints_resumes_from_the_last(
+    tmp_path, small_config, capfd, caplog
+):
     from ropg.multistage.training import FineTuneSettings, fine_tune
 
+    caplog.set_level("INFO", logger="ropg.training")
     config = MultistageConfig.load(small_config, {"work_dir": str(tmp_path / "w")})
     base = Workspace(config).base_model("tiny-t5")
     pairs = [(f"passage start: review {i}", f"it is fine {i % 3}") for i in range(12)]
@@ -139,6 +142,9 @@ def test_training_stopped_between_checkpoints_resumes_from_the_last(tmp_path, sm
     finished = fine_tune(base, pairs, tmp_path / "m", FineTuneSettings(**settings))
     assert finished.completed and finished.facts["resumed_from"] == "checkpoint-2"
     assert finished.facts["steps"] == 4 and (finished.model_dir / "config.json").is_file()
+    # the trainer's log lines go to logging, not to stdout (which -q could not silence)
+    assert "train_runtime" not in capfd.readouterr().out
+    assert any("train_runtime" in record.getMessage() for record in caplog.records)
     again = fine_tune(base, pairs, tmp_path / "m", FineTuneSettings(**settings))
     assert again.facts == finished.facts  # done: not trained again
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from ropg.errors import UserError
 from ropg.utils.io import atomic_write_json
+from ropg.utils.trainer_callbacks import logs_to_logging, stop_after_steps
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +155,6 @@ def _arguments(settings: FineTuneSettings, checkpoints: Path) -> dict[str, Any]:
     }
 
 
-def _stop_callback(stop_after: int | None) -> list[Any]:
-    if stop_after is None:
-        return []
-    from transformers import TrainerCallback
-
-    class StopAfter(TrainerCallback):  # an interruption, as a kill between checkpoints would be
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            if state.global_step >= stop_after:
-                control.should_save = True
-                control.should_training_stop = True
-            return control
-
-    return [StopAfter()]
-
-
 def _seq2seq_trainer(
     model: str, pairs: Sequence[tuple[str, str]], settings: FineTuneSettings, checkpoints: Path
 ) -> Any:
@@ -196,7 +182,7 @@ def _seq2seq_trainer(
         train_dataset=dataset,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=network),
         processing_class=tokenizer,
-        callbacks=_stop_callback(settings.stop_after_steps),
+        callbacks=[stop_after_steps(settings.stop_after_steps)],
     )
 
 
@@ -223,7 +209,7 @@ def _causal_trainer(
         args=arguments,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=_stop_callback(settings.stop_after_steps),
+        callbacks=[stop_after_steps(settings.stop_after_steps)],
     )
 
 
@@ -271,7 +257,7 @@ def fine_tune(
     if resume:
         logger.info("%s: resuming from %s", output, resume)
     build = _seq2seq_trainer if _is_encoder_decoder(base_model) else _causal_trainer
-    trainer = build(base_model, pairs, settings, checkpoints)
+    trainer = logs_to_logging(build(base_model, pairs, settings, checkpoints))
     result = trainer.train(resume_from_checkpoint=resume)
     steps = int(trainer.state.global_step)
     if trainer.control.should_training_stop and steps < trainer.state.max_steps:

@@ -33,10 +33,10 @@ from ropg.reflection.training import (
     model_path,
     resume_checkpoint,
     start_model,
-    stop_callback,
     trainer_arguments,
     wants_lora,
 )
+from ropg.utils.trainer_callbacks import logs_to_logging, stop_after_steps
 
 logger = logging.getLogger(__name__)
 
@@ -173,9 +173,9 @@ def train_rl(
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[stop_callback(settings.stop_after_steps)],
+        callbacks=[stop_after_steps(settings.stop_after_steps)],
     )
-    result = trainer.train(resume_from_checkpoint=resume)
+    result = logs_to_logging(trainer).train(resume_from_checkpoint=resume)
     extra = {
         "curriculum": [rows[i]["k"] for i in range(0, len(rows), settings.prompts_per_step)],
         "steps_log": str(step_log.path),

@@ -24,10 +24,10 @@ from ropg.reflection.training import (
     model_path,
     resume_checkpoint,
     start_model,
-    stop_callback,
     trainer_arguments,
     wants_lora,
 )
+from ropg.utils.trainer_callbacks import logs_to_logging, stop_after_steps
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +111,9 @@ def train_sft(settings: Any, records: Sequence[Mapping[str, Any]] | None = None)
         train_dataset=sft_dataset(records, settings.system_prompt),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[stop_callback(settings.stop_after_steps)],
+        callbacks=[stop_after_steps(settings.stop_after_steps)],
     )
-    result = trainer.train(resume_from_checkpoint=resume)
+    result = logs_to_logging(trainer).train(resume_from_checkpoint=resume)
     return finish_stage(
         trainer, tokenizer, settings, stage_dir, "sft", use_lora, len(records), result
     )

@@ -144,20 +144,6 @@ def resume_checkpoint(settings: Any, stage_dir: Path, stage: str, is_main: bool)
     return None
 
 
-def stop_callback(steps: int | None) -> Any:
-    """A callback that stops training (with a checkpoint) after ``steps`` optimizer steps."""
-    from transformers import TrainerCallback
-
-    class StopAfterSteps(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            if steps is not None and state.global_step >= steps:
-                control.should_training_stop = True
-                control.should_save = True
-            return control
-
-    return StopAfterSteps()
-
-
 def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
     from transformers import AutoTokenizer
 
