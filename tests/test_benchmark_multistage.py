@@ -45,6 +45,9 @@ def test_multistage_md_has_every_configured_row(ms_run: Path) -> None:
     rows = json.loads((ms_run / "multistage.json").read_text())["rows"]
     assert all(0 <= row["metrics"]["rouge-1"] <= 100 for row in rows)
     assert "Multistage pipeline" in (ms_run / "report.html").read_text(encoding="utf-8")
+    # the pipeline shares the run's caches (its config names none): no second copy of a model
+    assert not (ms_run / "multistage" / "cache").exists()
+    assert (ms_run / "cache" / "generations.sqlite").is_file()
 
 
 def test_the_context_builder_is_a_table3_column_of_generation_tasks(ms_run: Path) -> None:

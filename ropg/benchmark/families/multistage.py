@@ -80,6 +80,16 @@ class Multistage(MethodFamily):
             overrides["work_dir"] = str(work_dir)
         return MultistageConfig.load(path, overrides, profile=section.profile)
 
+    def run_pipeline_config(self, ctx: RunContext) -> Any:
+        """The pipeline's config inside a run: its work directory under the run and, unless its
+        own config names a ``cache_dir``, the run's caches (one generation cache, one embedding
+        cache and one built copy of each model alias for the whole run)."""
+        config = self.pipeline_config(ctx.config, self.work_dir(ctx))
+        if config.cache_dir is None:
+            root = ctx.cache_root
+            config.cache_dir = "default" if root is None else str(root)
+        return config
+
     def validate(self, config: BenchmarkConfig) -> None:
         self.pipeline_config(config)  # every setting checked at load
         if self.settings.lamp_retriever not in config.retrievers:
@@ -145,7 +155,7 @@ class Multistage(MethodFamily):
     def _run(self, ctx: RunContext, row: str | None) -> dict[str, Any]:
         from ropg.multistage import api
 
-        config = self.pipeline_config(ctx.config, self.work_dir(ctx))
+        config = self.run_pipeline_config(ctx)
         if row is None:
             facts = api.build_data(config)
             return {"counts": facts.get("counts")}
@@ -161,7 +171,7 @@ class Multistage(MethodFamily):
     def _table(self, ctx: RunContext) -> dict[str, Any]:
         from ropg.multistage import api
 
-        config = self.pipeline_config(ctx.config, self.work_dir(ctx))
+        config = self.run_pipeline_config(ctx)
         facts = api.run_pipeline(config)  # every row is done: this scores and writes the table
         for name in TABLE_FILES:
             shutil.copyfile(self.work_dir(ctx) / name, ctx.run_dir / name)
