@@ -80,14 +80,14 @@ def test_read_json_matches_the_standard_library(tmp_path, monkeypatch, document)
     assert fast == stdlib
 
 
-def test_too_deep_documents_fail_as_before(tmp_path, monkeypatch):
+def test_too_deep_documents_are_a_data_error_naming_the_file(tmp_path, monkeypatch):
     path = tmp_path / "deep.json"
     path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
     for stdlib in (False, True):
         with monkeypatch.context() as patch:
             if stdlib:
                 use_stdlib_loading(patch)
-            with pytest.raises(RecursionError):  # json.load's own error, as it always was
+            with pytest.raises(LampDataError, match=r"deep\.json.*nested too deeply"):
                 read_json(path)
 
 

@@ -227,6 +227,7 @@ def test_deeply_nested_json_is_one_line(tmp_path, capsys):
     questions_file(data).write_text(nested, encoding="utf-8")
     code, err = run_main(feedback_cli.main, pool_args(data, tmp_path / "x.jsonl"), capsys)
     assert one_line_error(code, err) and "nested too deeply" in err
+    assert str(questions_file(data)) in err  # the file is named
     config = tmp_path / "deep.yaml"
     config.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
     code, err = run_main(benchmark_cli.main, ["--config", str(config), "--print-config"], capsys)

@@ -33,6 +33,8 @@ def read_json(path: Path) -> Any:
         raise DataError(path, "file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataError(path, f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to read") from None
     except OSError as error:
         raise DataError(path, f"cannot read file ({error.strerror})") from None
 
