@@ -239,6 +239,23 @@ def apply_stop(text: str, stop: Sequence[str]) -> str:
     return text[:cut]
 
 
+def deliver_batch(
+    outputs: list[str],
+    batch: Sequence[int],
+    texts: Sequence[str],
+    stop: Sequence[str],
+    on_batch: Any = None,
+) -> list[str]:
+    """Cut a finished batch's ``texts`` at the stop strings, store them in ``outputs`` at the
+    prompts' positions ``batch`` and report them to ``on_batch`` (the cache's callback)."""
+    cut = [apply_stop(text, stop) for text in texts]
+    for index, text in zip(batch, cut, strict=True):
+        outputs[index] = text
+    if on_batch is not None:
+        on_batch(list(batch), cut)
+    return cut
+
+
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped in batches of similar length, longest first (out-of-memory shows early).
 

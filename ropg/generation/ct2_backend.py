@@ -58,7 +58,7 @@ from ropg.generation.base import (
     BaseGenerator,
     BatchCallback,
     GenerationConfig,
-    apply_stop,
+    deliver_batch,
     encode_prompts,
     encode_targets,
     length_sorted_batches,
@@ -404,11 +404,7 @@ class CT2Generator(BaseGenerator):
             for batch in batches:
                 generated = self._run_batch([encoded[i] for i in batch], options)
                 texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-                texts = [apply_stop(text, config.stop) for text in texts]
-                for index, text in zip(batch, texts, strict=True):
-                    outputs[index] = text
-                if on_batch is not None:
-                    on_batch(list(batch), texts)
+                deliver_batch(outputs, batch, texts, config.stop, on_batch)
                 progress.update(len(batch))
         return outputs
 

@@ -20,7 +20,7 @@ from ropg.generation.base import (
     BaseGenerator,
     BatchCallback,
     GenerationConfig,
-    apply_stop,
+    deliver_batch,
     encode_targets,
     length_sorted_batches,
 )
@@ -238,11 +238,7 @@ class HFGenerator(ChatPrompting, BaseGenerator):
                 if left:
                     generated = generated[:, input_ids.shape[1] :]
                 texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-                texts = [apply_stop(text, config.stop) for text in texts]
-                for index, text in zip(batch, texts, strict=True):
-                    outputs[index] = text
-                if on_batch is not None:
-                    on_batch(list(batch), texts)
+                deliver_batch(outputs, batch, texts, config.stop, on_batch)
                 progress.update(len(batch))
         return outputs
 
