@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ropg.core.protocols import dated_document
 from ropg.lamp.errors import LampError
 from ropg.lamp.metrics import ClassificationMetric, RatingMetric, RougeMetric, TaskMetric
 from ropg.lamp.prompts import PromptTemplate, TaskPrompt
@@ -83,13 +84,7 @@ class Task:
     def document(self, item: Mapping[str, Any], use_date: bool = False) -> str:
         """The retrieval text of one profile item, optionally with ``" date: {date}"``."""
         text = " ".join(str(item[field]) for field in self.document_fields)
-        if use_date:
-            if "date" not in item:
-                raise LampError(
-                    f"{self.name}: profile item {item.get('id')!r} has no 'date' but use_date is on"
-                )
-            text = f"{text} date: {item['date']}"
-        return text
+        return dated_document(text, item, use_date, self.name)
 
     def documents(self, profile: Sequence[Mapping[str, Any]], use_date: bool = False) -> list[str]:
         """The retrieval texts of a profile, in profile order."""

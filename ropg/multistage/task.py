@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ropg.core.protocols import dated_document
 from ropg.errors import UserError
 from ropg.multistage import metrics
 from ropg.multistage.prompts import GENERATION_INSTRUCTION, GenerationFields, fit_to_budget
@@ -55,12 +56,7 @@ class PassageTask:
         return input_text
 
     def document(self, item: Mapping[str, Any], use_date: bool = False) -> str:
-        text = document_text(item)
-        if use_date:
-            if "date" not in item:
-                raise UserError(f"profile item {item.get('id')!r} has no 'date' but use_date is on")
-            text = f"{text} date: {item['date']}"
-        return text
+        return dated_document(document_text(item), item, use_date)
 
     def documents(self, profile: Sequence[Mapping[str, Any]], use_date: bool = False) -> list[str]:
         return [self.document(item, use_date) for item in profile]
