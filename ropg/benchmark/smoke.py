@@ -25,10 +25,10 @@ from typing import Any
 
 from ropg.errors import UserError
 from ropg.utils.environment import require_packaged_minilm
+from ropg.utils.word_tokenizer import word_tokenizer
 
 logger = logging.getLogger(__name__)
 
-SPECIALS = ("<pad>", "</s>", "<unk>")
 INSTRUCTIONS = (
     "For an author who has written the paper with the title which reference is related? Just "
     "answer with [1] or [2] without explanation. Which tag does this movie relate to among the "
@@ -82,20 +82,7 @@ def smoke_vocabulary() -> list[str]:
 
 
 def _tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {token: index for index, token in enumerate([*SPECIALS, *smoke_vocabulary()])}
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    backend.normalizer = normalizers.Lowercase()
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    backend.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", 1)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
-    )
+    return word_tokenizer(smoke_vocabulary())
 
 
 def tiny_t5_config(vocab_size: int) -> Any:

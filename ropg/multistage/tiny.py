@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ropg.multistage import prompts
+from ropg.utils.word_tokenizer import SPECIALS
+from ropg.utils.word_tokenizer import word_tokenizer as shared_word_tokenizer
 
-SPECIALS = ("<pad>", "</s>", "<unk>")
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
 TINY_ALIAS = "tiny-t5"
 
@@ -55,24 +56,7 @@ def vocabulary(texts: Iterable[str]) -> list[str]:
 
 def word_tokenizer(words: list[str]) -> Any:
     """A lower-casing word-level fast tokenizer that appends ``</s>`` (ids: pad 0, eos 1)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {token: index for index, token in enumerate([*SPECIALS, *words])}
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    backend.normalizer = normalizers.Lowercase()
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    backend.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", 1)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        model_max_length=4096,
-    )
+    return shared_word_tokenizer(words, model_max_length=4096)
 
 
 def build_tiny_t5(
