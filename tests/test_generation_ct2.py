@@ -274,7 +274,11 @@ def test_bad_specs_and_directories_give_one_line_errors(tmp_path: Path, t5_dir: 
     assert "compute_type" in one_line_error(lambda: ct2(t5_dir, compute_type="fp7"))
     assert "device" in one_line_error(lambda: ct2(t5_dir, device="tpu"))
     assert "device" in one_line_error(lambda: ct2(t5_dir, device="cpu:1"))
-    assert ct2(t5_dir, device="cuda:1").device_index == 1  # as an endpoint passes it
+    on_gpu = ct2(t5_dir, device="cuda:1")
+    assert on_gpu.device_index == 1  # as an endpoint passes it; nothing is loaded yet
+    if on_gpu._ct2.get_cuda_device_count() < 2:  # this machine: a clear error at load time
+        message = one_line_error(lambda: on_gpu.engine)
+        assert "cuda:1" in message and "CUDA device(s)" in message
     one_line_error(lambda: get_generator("ct2:"))
 
 

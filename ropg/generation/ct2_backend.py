@@ -293,6 +293,13 @@ class CT2Generator(BaseGenerator):
     def engine(self) -> Any:
         """The ``ctranslate2.Translator`` (or ``Generator``), loaded on first use."""
         if self._engine is None:
+            if self.device == "cuda":  # checked here: a fully cached run never loads the engine
+                count = self._ct2.get_cuda_device_count()
+                if self.device_index >= count:
+                    raise GenerationError(
+                        f"device cuda:{self.device_index}: CTranslate2 sees {count} CUDA "
+                        "device(s) here; use device=cpu or device=auto"
+                    )
             directory = self.model_dir
             kind = self._ct2.Translator if self.is_encoder_decoder else self._ct2.Generator
             try:
