@@ -1,4 +1,5 @@
-"""Task, example and split protocols (structural: any object with these members qualifies).
+"""Task, example and split protocols (structural: any object with these members qualifies),
+and :class:`SplitMethods`, the shared implementation of a split's members.
 
 A task knows how to turn an input into a retrieval query, profile items into retrieval
 documents and a prompt, and how to score outputs against golds. An example is one input of
@@ -132,17 +133,3 @@ class SplitMethods:
         if limit is None or limit >= len(self.examples):
             return self
         return dataclasses.replace(self, examples=self.examples[:limit])  # type: ignore[type-var]
-
-
-def dated_document(text: str, item: Mapping[str, Any], use_date: bool, owner: str = "") -> str:
-    """A profile item's retrieval ``text``, with ``" date: {date}"`` appended when
-    ``use_date`` (the LaMP paper's document form); an item without a date is a
-    :class:`~ropg.errors.UserError` naming ``owner`` (the task) and the item."""
-    if not use_date:
-        return text
-    if "date" not in item:
-        from ropg.errors import UserError
-
-        prefix = f"{owner}: " if owner else ""
-        raise UserError(f"{prefix}profile item {item.get('id')!r} has no 'date' but use_date is on")
-    return f"{text} date: {item['date']}"

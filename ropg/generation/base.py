@@ -245,7 +245,7 @@ def deliver_batch(
     texts: Sequence[str],
     stop: Sequence[str],
     on_batch: Any = None,
-) -> list[str]:
+) -> None:
     """Cut a finished batch's ``texts`` at the stop strings, store them in ``outputs`` at the
     prompts' positions ``batch`` and report them to ``on_batch`` (the cache's callback)."""
     cut = [apply_stop(text, stop) for text in texts]
@@ -253,7 +253,6 @@ def deliver_batch(
         outputs[index] = text
     if on_batch is not None:
         on_batch(list(batch), cut)
-    return cut
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.core.protocols import dated_document
+from ropg.core.documents import dated_document
 from ropg.lamp.errors import LampError
 from ropg.lamp.metrics import ClassificationMetric, RatingMetric, RougeMetric, TaskMetric
 from ropg.lamp.prompts import PromptTemplate, TaskPrompt

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ropg.core.protocols import dated_document
+from ropg.core.documents import dated_document
 from ropg.errors import UserError
 from ropg.multistage import metrics
 from ropg.multistage.prompts import GENERATION_INSTRUCTION, GenerationFields, fit_to_budget

@@ -16,11 +16,9 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ropg.multistage import prompts
-from ropg.utils.word_tokenizer import SPECIALS
-from ropg.utils.word_tokenizer import word_tokenizer as shared_word_tokenizer
+from ropg.utils.word_tokenizer import SPECIALS, word_tokenizer
 
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
 TINY_ALIAS = "tiny-t5"
@@ -54,11 +52,6 @@ def vocabulary(texts: Iterable[str]) -> list[str]:
     return sorted(tokens - set(SPECIALS))
 
 
-def word_tokenizer(words: list[str]) -> Any:
-    """A lower-casing word-level fast tokenizer that appends ``</s>`` (ids: pad 0, eos 1)."""
-    return shared_word_tokenizer(words, model_max_length=4096)
-
-
 def build_tiny_t5(
     directory: str | os.PathLike[str], texts: Iterable[str], settings: TinyT5Settings | None = None
 ) -> Path:
@@ -73,7 +66,7 @@ def build_tiny_t5(
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tokenizer = word_tokenizer(vocabulary(texts))
+        tokenizer = word_tokenizer(vocabulary(texts), model_max_length=4096)
         config = T5Config(
             vocab_size=len(tokenizer),
             d_model=settings.d_model,

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ropg.utils.word_tokenizer import SPECIALS
+
 TINY_ALIAS = "tiny-chat"
-SPECIALS = ("<pad>", "</s>", "<unk>")
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} "
     "{% if m['role'] == 'assistant' %}{{ eos_token }} {% endif %}{% endfor %}"

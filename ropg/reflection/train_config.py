@@ -4,7 +4,7 @@
 
 Defaults are the reported RPO settings where the paper gives them (SFT: 1 epoch, lr 5e-6, the
 top-1 item; RL: 16 samples per prompt, KL to the SFT policy, a 2 -> 6 item curriculum, 1 epoch)
-and documented choices where it is silent (the README (RPO section)).
+and documented choices where it is silent (README, RPO section).
 """
 
 from __future__ import annotations

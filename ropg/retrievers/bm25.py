@@ -242,11 +242,8 @@ class BM25Retriever(BatchRetriever, BaseRetriever):
                     progress.update(len(batch))
         return results
 
-    def _score_batch_fast(
-        self, batch: Sequence[RetrievalQuery], backend: str | None = None
-    ) -> list[np.ndarray]:
-        stats = index_users(batch, backend or self.backend)
-        return [score_user(user, self.config) for user in stats]
+    def _score_batch_fast(self, batch: Sequence[RetrievalQuery], backend: str) -> list[np.ndarray]:
+        return [score_user(stats, self.config) for stats in index_users(batch, backend)]
 
     def rank_batch(
         self,
