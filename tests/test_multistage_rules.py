@@ -354,3 +354,50 @@ def test_synonyms_come_from_wordnet_only_when_it_is_installed():
             resolve_synonyms("wordnet")
     with pytest.raises(UserError, match="synonyms must be one of"):
         resolve_synonyms("thesaurus")
+
+
+def test_wordnet_synonyms_read_lemmas_of_every_synset(monkeypatch):
+    """The WordNet path without WordNet's data: NLTK's corpus reader replaced by one with the
+    same interface (synsets -> lemmas -> name), as it answers when the data is installed."""
+    import nltk.corpus
+
+    from ropg.multistage.keywords import WordMatcher, resolve_synonyms, wordnet_synonyms
+
+    class Lemma:
+        def __init__(self, name):
+            self._name = name
+
+        def name(self):
+            return self._name
+
+    class Synset:
+        def __init__(self, *names):
+            self._lemmas = [Lemma(name) for name in names]
+
+        def lemmas(self):
+            return self._lemmas
+
+    table = {
+        "good": [Synset("good", "Beneficial")],
+        "car": [Synset("car", "auto", "automobile", "motor_car"), Synset("car", "railcar")],
+        "automobile": [Synset("car", "auto", "automobile", "motor_car")],
+    }
+
+    class FakeWordNet:
+        def synsets(self, word):
+            return table.get(word, [])
+
+    monkeypatch.setattr(nltk.corpus, "wordnet", FakeWordNet())
+    wordnet_synonyms.cache_clear()
+    try:
+        synonyms = resolve_synonyms("wordnet")
+        assert synonyms("car") == frozenset({"auto", "automobile", "railcar"})  # no multiword
+        assert synonyms("good") == frozenset({"beneficial"})  # lower-cased, not itself
+        assert synonyms("zebra") == frozenset()
+        assert resolve_synonyms("auto") is synonyms
+        matcher = WordMatcher(synonyms=synonyms)
+        assert matcher.describe()["synonyms"] == "wordnet"
+        # a retrieved "automobile" matches a gold "car": the weak label keeps it
+        assert matcher.matched(["automobile", "zebra"], ["car"]) == {"automobile"}
+    finally:
+        wordnet_synonyms.cache_clear()
