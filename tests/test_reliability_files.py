@@ -197,17 +197,28 @@ def _read_fifo(path: Path, into: list[bytes]) -> threading.Thread:
 @pytest.mark.parametrize("writer", list(FILE_WRITERS))
 def test_file_outputs_follow_symlinks_stream_to_fifos_and_refuse_the_rest(writer, tmp_path, capsys):
     main, argv = FILE_WRITERS[writer]
-    # an existing file: replaced by the output (what -o means), atomically
+    # an existing file that is not this kind of ropg output: refused untouched, in one line
     existing = tmp_path / "existing.json"
     existing.write_text("old content", encoding="utf-8")
-    assert run_main(main, argv(existing, tmp_path), capsys)[0] == 0
-    assert existing.read_text(encoding="utf-8") != "old content"
+    code, err = run_main(main, argv(existing, tmp_path), capsys)
+    assert one_line_error(code, err) and "--overwrite" in err
+    assert existing.read_text(encoding="utf-8") == "old content"
+    # --overwrite replaces it, atomically
+    assert run_main(main, [*argv(existing, tmp_path), "--overwrite"], capsys)[0] == 0
+    written = existing.read_text(encoding="utf-8")
+    assert written != "old content"
+    # ropg's own earlier output is replaced by a re-run (a merged questions file has the
+    # questions' own format, so it is never taken for ropg's: it needs --overwrite)
+    code, err = run_main(main, argv(existing, tmp_path), capsys)
+    if writer == "ropg-rank --merged":
+        assert one_line_error(code, err) and existing.read_text(encoding="utf-8") == written
+    else:
+        assert code == 0
     # a symlink: its target is written, the link stays a link
     target, link = tmp_path / "target.json", tmp_path / "link.json"
-    target.write_text("old", encoding="utf-8")
     link.symlink_to(target)
     assert run_main(main, argv(link, tmp_path), capsys)[0] == 0
-    assert link.is_symlink() and target.read_text(encoding="utf-8") != "old"
+    assert link.is_symlink() and target.read_text(encoding="utf-8").strip()
     # a FIFO: written straight through, still a FIFO
     fifo, received = tmp_path / "fifo", []
     os.mkfifo(fifo)
@@ -371,3 +382,35 @@ def test_rspg_report_and_run_all_follow_a_symlink_to_a_directory(tmp_path, pool_
         assert link.is_symlink() and (real / marker).exists()
         # again: the directory now holds ropg's own output, which is written again
         assert run_main(DIR_MAINS[writer], argv[writer](link), capsys)[0] == 0
+
+
+def _rank_data(data: Path, out: Path) -> list[str]:
+    return ["--data", str(data), "--task", "LaMP-3", "--split", "dev", "--retriever", "bm25",
+            "--out", str(out), "--no-progress"]  # fmt: skip
+
+
+INPUT_AS_OUTPUT = {
+    "ropg-rank --out": (rank_cli.main, lambda data: _rank_data(data, questions_file(data))),
+    "ropg-rank --merged": (
+        rank_cli.main,
+        lambda data: [*_rank_data(data, data.parent / "r.json"), "--merged",
+                      str(outputs_file(data))],
+    ),
+    "ropg-eval --output": (
+        eval_cli.main,
+        lambda data: ["--golds", str(outputs_file(data)), "--preds", str(outputs_file(data)),
+                      "--output", str(outputs_file(data))],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("writer", list(INPUT_AS_OUTPUT))
+def test_an_output_naming_an_input_is_refused_even_with_overwrite(writer, tmp_path, capsys):
+    """``ropg-rank --out`` onto the split's own questions file replaced it with rankings."""
+    data = copy_split(tmp_path)
+    main, argv = INPUT_AS_OUTPUT[writer]
+    before = snapshot(data)
+    for extra in ([], ["--overwrite"]):
+        code, err = run_main(main, [*argv(data), *extra], capsys)
+        assert one_line_error(code, err) and "is an input of this command" in err
+        assert snapshot(data) == before

@@ -14,8 +14,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ropg.cli.common import add_logging_flags, setup_logging, user_errors_exit_2
+from ropg.utils.io import check_replaceable
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("run_a", metavar="RUN_A", help="run directory A (results/<name>)")
     parser.add_argument("run_b", metavar="RUN_B", help="run directory B")
     parser.add_argument("--html", metavar="PATH", help="also write the comparison as HTML")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an --html file that is not ropg's"
+    )
     add_logging_flags(parser)
     return parser
+
+
+def is_ropg_page(path: Path) -> bool:
+    """Whether ``path`` is an HTML page ropg wrote (its generator meta tag near the top)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"<!DOCTYPE html>") and b'<meta name="generator" content="ropg' in head
 
 
 @user_errors_exit_2
@@ -39,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
     from ropg.reports import compare_runs, report_markdown, write_html_report
 
+    if args.html:
+        check_replaceable(args.html, recognise=is_ropg_page, what="report page",
+                          overwrite=args.overwrite)  # fmt: skip
     report = compare_runs(args.run_a, args.run_b)
     sys.stdout.write(report_markdown(report))
     if args.html:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ropg.cli.common import user_errors_exit_2
 from ropg.cli.config_flags import build_config_parser, parse_config
@@ -27,7 +27,7 @@ from ropg.lamp.metrics import AGGREGATES
 from ropg.lamp.tasks import Task, get_task
 from ropg.lamp.validation import check_golds
 from ropg.utils.config import ConfigBase, field_help
-from ropg.utils.io import atomic_write_json
+from ropg.utils.io import atomic_write_json, check_replaceable, json_file_is
 
 
 @dataclass
@@ -64,6 +64,9 @@ class EvalConfig(ConfigBase):
         metadata=field_help("ROUGE aggregation: plain mean or the reference's bootstrap median"),
     )
     seed: int = field(default=0, metadata=field_help("bootstrap seed"))
+    overwrite: bool = field(
+        default=False, metadata=field_help("replace an --output file that is not ropg metrics")
+    )
 
     def checks(self) -> list[tuple[bool, str]]:
         return [
@@ -123,11 +126,27 @@ def evaluate_files(
     )
 
 
+def _is_metrics(path: Path) -> bool:
+    """Whether ``path`` holds metrics as ``ropg-eval`` writes them: ``{metric: number}``."""
+
+    def shape(data: Any) -> bool:
+        return isinstance(data, dict) and all(
+            isinstance(v, (int, float)) or v is None for v in data.values()
+        )
+
+    return json_file_is(path, shape)
+
+
 @user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
     config, printed, _ = parse_config(build_parser(), argv, EvalConfig)
     if printed:
         return 0
+    if config.output:
+        check_replaceable(
+            config.output, inputs=(config.golds, config.preds), recognise=_is_metrics,
+            what="metrics file", overwrite=config.overwrite,
+        )  # fmt: skip
     results = evaluate_files(config.golds, config.preds, config.task, config.aggregate, config.seed)
     if config.output:
         atomic_write_json(config.output, results)

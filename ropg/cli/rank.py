@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ropg.cli.common import user_errors_exit_2
@@ -36,7 +37,7 @@ from ropg.retrievers.pipeline import (
 )
 from ropg.utils.collector import long_lived_data
 from ropg.utils.config import ConfigBase, field_help
-from ropg.utils.io import atomic_write_json
+from ropg.utils.io import atomic_write_json, check_replaceable, json_file_is
 
 logger = logging.getLogger("ropg.cli.rank")
 
@@ -78,6 +79,10 @@ class RankConfig(ConfigBase):
     merged: str | None = field(
         default=None, metadata=field_help("also write the questions with reordered profiles here")
     )
+    overwrite: bool = field(
+        default=False,
+        metadata=field_help("replace existing output files that are not ropg rankings"),
+    )
     no_progress: bool = field(default=False, metadata=field_help("no progress bar"))
 
     def checks(self) -> list[tuple[bool, str]]:
@@ -103,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
+def _is_rankings(path: Path) -> bool:
+    """Whether ``path`` holds rankings as ``ropg-rank`` writes them: ``{question id: [ids]}``."""
+
+    def shape(data: Any) -> bool:
+        return isinstance(data, dict) and all(isinstance(v, list) for v in data.values())
+
+    return json_file_is(path, shape)
+
+
 @user_errors_exit_2
 def main(argv: Sequence[str] | None = None) -> int:
     args, printed, _ = parse_config(build_parser(), argv, RankConfig)
@@ -114,6 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         split = load_split(
             args.data, args.task, args.split, layout=args.layout, questions=args.questions
         )
+    inputs = (split.questions_path, split.outputs_path)
+    check_replaceable(
+        args.out, inputs=inputs, recognise=_is_rankings, what="rankings file",
+        overwrite=args.overwrite,
+    )  # fmt: skip
+    if args.merged:  # a merged file has the questions' own format: never taken for ropg's
+        check_replaceable(args.merged, inputs=inputs, what="merged questions file",
+                          overwrite=args.overwrite)  # fmt: skip
     started = time.perf_counter()
     rankings = rank_split(
         retriever,

@@ -27,7 +27,7 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +125,43 @@ def output_kind(path: str | os.PathLike[str], *, resumable: bool = False) -> Out
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or (special and stat.S_ISREG(mode)):
         return OutputTarget(given, target, STREAM, True)
     raise UserError(f"{given}: is {what}; refusing to write to it")
+
+
+def check_replaceable(
+    path: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    recognise: Callable[[Path], bool] | None = None,
+    what: str = "output",
+    overwrite: bool = False,
+) -> None:
+    """Before a one-shot output is computed, refuse in one line to write it over one of the
+    command's ``inputs`` (even with ``overwrite``), or over an existing non-empty regular file
+    that ``recognise`` does not take for this kind of ropg output (unless ``overwrite``).
+    A missing file, an empty one and a stream (``/dev/null``, a FIFO) pass."""
+    target = output_kind(path)
+    if not target.exists or target.kind == STREAM:
+        return
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.samefile(target.target, source):
+            raise UserError(f"{path}: is an input of this command; write the {what} elsewhere")
+    if overwrite or target.target.stat().st_size == 0:
+        return
+    if recognise is not None and recognise(target.target):
+        return
+    raise UserError(
+        f"{path}: exists and is not a {what} written by ropg; delete it, choose another path "
+        "or pass --overwrite"
+    )
+
+
+def json_file_is(path: Path, shape: Callable[[Any], bool]) -> bool:
+    """Whether ``path`` holds JSON of the given ``shape`` (False when it is not JSON at all)."""
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return bool(shape(json.load(stream)))
+    except (OSError, ValueError, RecursionError):
+        return False
 
 
 def _describe(mode: int) -> str:
