@@ -26,7 +26,7 @@ from reliability_fixtures import (  # noqa: F401 - private_cache is a fixture
 from ropg.benchmark import smoke
 from ropg.cli import benchmark as benchmark_cli
 from ropg.cli import feedback as feedback_cli
-from ropg.errors import DataError
+from ropg.errors import DataError, UserError
 from ropg.feedback import feedback_by_id, read_feedback
 from ropg.feedback.jsonl import ResumableJsonl
 from ropg.lamp import load_split
@@ -216,3 +216,91 @@ def test_model_builds_racing_into_one_directory_end_with_one_complete_build(tmp_
     assert sorted(p.name for p in target.parent.iterdir()) == ["smoke-t5"]  # no temporaries
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "weights.bin"]
     assert smoke.build_model("smoke-t5", target) == target  # a complete build is reused
+
+
+@pytest.mark.parametrize("which", ["tiny-t5", "tiny-chat"])
+def test_tiny_models_built_by_two_jobs_at_once_end_with_one_build(tmp_path, monkeypatch, which):
+    """Two worker processes of a run (``jobs: 2``) need the same tiny model at the same time."""
+    from transformers import (  # noqa: F401 - imported once: two threads importing race
+        LlamaForCausalLM,
+        T5ForConditionalGeneration,
+    )
+
+    from ropg.multistage import tiny as tiny_t5
+    from ropg.reflection import tiny as tiny_chat
+
+    module = tiny_t5 if which == "tiny-t5" else tiny_chat
+    both_building = threading.Barrier(2, timeout=60)
+    original = module.word_tokenizer
+
+    def slow_tokenizer(*args, **kwargs):
+        both_building.wait()  # each is building in its own temporary directory
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "word_tokenizer", slow_tokenizer)
+    texts = ["a passage about music", "another one about guitars"]
+    if which == "tiny-t5":
+        target = tmp_path / "models" / "tiny-t5"
+
+        def build() -> object:
+            return tiny_t5.build_tiny_t5(target, texts)
+    else:
+        target = tmp_path / "models" / "tiny-chat"
+
+        def build() -> object:
+            return Path(tiny_chat.resolve_tiny("tiny-chat", tmp_path, texts, []))
+
+    results: list[object] = []
+
+    def record() -> None:
+        try:
+            results.append(build())
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            results.append(error)
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert results == [target, target]
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporaries left
+    assert (target / "config.json").is_file()
+
+
+HOLD_LOCK = """
+import sys, time
+from ropg.feedback.jsonl import ResumableJsonl
+store = ResumableJsonl(sys.argv[1], {"stage": "rank"})
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_finished_workspace_artifact_is_read_while_another_job_holds_its_file(tmp_path):
+    """Two multistage rows in two processes read the base ranking an earlier row finished."""
+    import subprocess
+
+    from ropg.multistage.workspace import resumable_records
+
+    path = tmp_path / "rank" / "train.jsonl"
+    header = {"stage": "rank"}
+
+    def compute(ids):
+        return [{"id": i, "text": f"context of {i}"} for i in ids]
+
+    written = resumable_records(path, header, ["q1", "q2"], compute, 8)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+
+        def must_not_compute(ids):
+            raise AssertionError(f"recomputed {ids}")
+
+        assert resumable_records(path, header, ["q1", "q2"], must_not_compute, 8) == written
+        with pytest.raises(UserError, match="another job is writing this file"):
+            resumable_records(path, header, ["q1", "q2", "q3"], compute, 8)  # unfinished
+    finally:
+        holder.kill()
+        holder.wait()

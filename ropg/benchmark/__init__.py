@@ -92,4 +92,8 @@ def run_benchmark(
         check_run_directory(ctx.run_dir)  # under the lock: what a running run writes is ours
         config.save(ctx.run_dir / "config.yaml")
         stages_of_run = all_stages(config.family_list())
+        if config.jobs > 1:
+            from ropg.benchmark.parallel import run_stages_parallel
+
+            return run_stages_parallel(ctx, stages_of_run, selected, config.jobs, show_progress)
         return run_stages(ctx, stages_of_run, selected, show_progress=show_progress)

@@ -160,6 +160,10 @@ class BenchmarkConfig:
         cache_dir: generation and embedding caches: ``default`` (``$ROPG_CACHE_DIR`` or
             ``~/.cache/ropg``, shared by every run), ``run`` (``{run_dir}/cache``) or a path.
         stages: stage names to run (None: all), e.g. ``[rank, generate, evaluate, report]``.
+        jobs: units run at once, each in a worker process of its own with ``cpu_count // jobs``
+            torch threads (:mod:`ropg.benchmark.parallel`); 1: every unit in this process.
+            Two jobs use a 2-core CPU better than one process with two threads; on a GPU
+            keep 1 (the workers would share it).
         aggregate: ROUGE aggregation (``mean`` or the reference's seeded ``bootstrap``).
         alpha: significance level of the table markers.
         seed: seed of the bootstrap and of training.
@@ -186,6 +190,7 @@ class BenchmarkConfig:
     candidates: int = 16
     cache_dir: str = "default"
     stages: list[str] | None = None
+    jobs: int = 1
     aggregate: str = "mean"
     alpha: float = 0.05
     seed: int = 0
@@ -314,6 +319,7 @@ class BenchmarkConfig:
             (self.k >= 1, "k must be >= 1"),
             (self.candidates >= 2, "candidates must be >= 2"),
             (self.limit is None or self.limit >= 1, "limit must be >= 1"),
+            (self.jobs >= 1, "jobs must be >= 1"),
             (0 < self.alpha < 1, "alpha must be in (0, 1)"),
             (self.aggregate in AGGREGATES, f"aggregate must be one of {AGGREGATES}"),
             (self.query_fallback in ("error", "input"), "query_fallback: error or input"),

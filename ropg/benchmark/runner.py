@@ -187,12 +187,17 @@ def run_stages(
             bar.update(1)
         bar.close()
         report.seconds = time.perf_counter() - started
-        logger.info(
-            "stage %s: %d unit(s) run, %d already done (%.1fs)",
-            stage.name,
-            report.ran,
-            report.skipped,
-            report.seconds,
-        )
+        log_stage(report)
         reports.append(report)
     return reports
+
+
+def log_stage(report: StageReport) -> None:
+    """The one line a finished stage logs."""
+    logger.info(
+        "stage %s: %d unit(s) run, %d already done (%.1fs)",
+        report.stage,
+        report.ran,
+        report.skipped,
+        report.seconds,
+    )

@@ -18,12 +18,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ropg.errors import UserError
+from ropg.utils.build_once import build_once
 from ropg.utils.environment import require_packaged_minilm
 from ropg.utils.word_tokenizer import word_tokenizer
 
@@ -151,29 +151,7 @@ def build_model(kind: str, directory: str | os.PathLike[str]) -> Path:
     sharing a cache directory) all end with the one complete build."""
     if kind not in BUILDERS:
         raise UserError(f"unknown model to build {kind!r}; choose one of {sorted(BUILDERS)}")
-    target = Path(directory)
-    if _complete_build(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        BUILDERS[kind](temporary)
-        try:
-            os.rename(temporary, target)  # atomic; fails when the target is already there
-        except OSError:
-            if not _complete_build(target):  # not a concurrent build that finished first
-                raise UserError(
-                    f"{target}: exists but is not a complete {kind} build; remove it to rebuild"
-                ) from None
-            shutil.rmtree(temporary, ignore_errors=True)  # another process built it: use theirs
-            return target
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    logger.info("built %s in %s", kind, target)
+    target, built = build_once(directory, BUILDERS[kind], f"{kind} build")
+    if built:
+        logger.info("built %s in %s", kind, target)
     return target
-
-
-def _complete_build(target: Path) -> bool:
-    """Whether ``target`` is a finished build (builds appear whole, by one rename)."""
-    return (target / "config.json").is_file()

@@ -73,3 +73,37 @@ for _row in (
     Row("+AuthorPred", BASE, CONTEXT_DEPENDENT, CONTEXT_DEPENDENT, author=True),
 ):
     register_row(_row)
+
+
+def row_artifacts(row: Row, base: str) -> set[tuple[str, ...]]:
+    """The workspace artifacts ``row`` computes that another row may reuse: its ranking, and
+    for a summary or important words, the base ranking, that field's stage and, for a
+    context-dependent one, the weak labels."""
+    found: set[tuple[str, ...]] = set()
+    ranking = row.resolved_ranking(base)
+    if ranking:
+        found.add(("rank", ranking))
+    for field_name, kind in (("summary", row.summary), ("keywords", row.keywords)):
+        if kind is None:
+            continue
+        found |= {("rank", base), (field_name, kind)}
+        if kind == CONTEXT_DEPENDENT:
+            found.add(("weak-labels",))
+    return found
+
+
+def row_prerequisites(names: list[str], base: str) -> dict[str, list[str]]:
+    """For each row of ``names``, the earlier rows that first compute an artifact it reuses
+    (every row reads the same splits, so the first row to need an artifact computes all of
+    it): run after them, and two processes never compute one artifact at once (``jobs: N``)."""
+    producer: dict[tuple[str, ...], str] = {}
+    prerequisites: dict[str, list[str]] = {}
+    for name in names:
+        needed = row_artifacts(get_row(name), base)
+        prerequisites[name] = sorted(
+            {producer[artifact] for artifact in needed if artifact in producer},
+            key=names.index,
+        )
+        for artifact in needed:
+            producer.setdefault(artifact, name)
+    return prerequisites

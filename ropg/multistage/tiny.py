@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ropg.multistage import prompts
+from ropg.utils.build_once import build_once
 from ropg.utils.word_tokenizer import SPECIALS, word_tokenizer
 
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
@@ -55,40 +54,34 @@ def vocabulary(texts: Iterable[str]) -> list[str]:
 def build_tiny_t5(
     directory: str | os.PathLike[str], texts: Iterable[str], settings: TinyT5Settings | None = None
 ) -> Path:
-    """Write the tiny T5 and its tokenizer to ``directory`` once (atomically)."""
+    """Write the tiny T5 and its tokenizer to ``directory`` once (atomically; processes that
+    build it at once end with one build)."""
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    settings = settings or TinyT5Settings()
-    target = Path(directory)
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    chosen = settings or TinyT5Settings()
+
+    def build(temporary: Path) -> None:
         tokenizer = word_tokenizer(vocabulary(texts), model_max_length=4096)
         config = T5Config(
             vocab_size=len(tokenizer),
-            d_model=settings.d_model,
-            d_ff=settings.d_ff,
-            d_kv=settings.d_model // settings.num_heads,
-            num_heads=settings.num_heads,
-            num_layers=settings.num_layers,
-            num_decoder_layers=settings.num_layers,
+            d_model=chosen.d_model,
+            d_ff=chosen.d_ff,
+            d_kv=chosen.d_model // chosen.num_heads,
+            num_heads=chosen.num_heads,
+            num_layers=chosen.num_layers,
+            num_decoder_layers=chosen.num_layers,
             decoder_start_token_id=0,
             pad_token_id=0,
             eos_token_id=1,
             dropout_rate=0.0,
         )
         state = torch.random.get_rng_state()
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(chosen.seed)
         try:
             T5ForConditionalGeneration(config).save_pretrained(temporary)
         finally:
             torch.random.set_rng_state(state)
         tokenizer.save_pretrained(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return target
+
+    return build_once(directory, build, "tiny T5 build")[0]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ropg.errors import UserError
-from ropg.feedback.jsonl import ResumableJsonl, read_feedback
+from ropg.feedback.jsonl import ResumableJsonl, dumps_record, read_feedback
 from ropg.multistage.config import MultistageConfig, digest
 from ropg.multistage.documents import (
     SPLITS,
@@ -309,15 +309,38 @@ def resumable_records(
     chunk: int,
 ) -> dict[str, dict[str, Any]]:
     """Fill ``path`` with one record per id (``compute`` called on chunks of the ids not yet
-    written, appending each chunk durably), then return ``{id: record}``."""
-    store = ResumableJsonl(path, header)
-    done = set(store.done)
-    todo = [example_id for example_id in ids if example_id not in done]
-    for start in range(0, len(todo), max(chunk, 1)):
-        batch = todo[start : start + chunk]
-        records = list(compute(batch))
-        if [str(r["id"]) for r in records] != batch:
-            raise RuntimeError(f"{path}: a stage returned records out of order")
-        store.append(records)
+    written, appending each chunk durably), then return ``{id: record}``.
+
+    A file that already holds every id under ``header`` is read without the writer's lock, so
+    rows running at once in two processes (``jobs: N``) both read what an earlier row wrote.
+    """
+    finished = _finished_records(path, header, ids)
+    if finished is not None:
+        return finished
+    with ResumableJsonl(path, header) as store:  # closed: the lock is not held past the job
+        done = set(store.done)
+        todo = [example_id for example_id in ids if example_id not in done]
+        for start in range(0, len(todo), max(chunk, 1)):
+            batch = todo[start : start + chunk]
+            records = list(compute(batch))
+            if [str(r["id"]) for r in records] != batch:
+                raise RuntimeError(f"{path}: a stage returned records out of order")
+            store.append(records)
     _, records = read_feedback(path)
     return {str(record["id"]): record for record in records}
+
+
+def _finished_records(
+    path: Path, header: Mapping[str, Any], ids: Sequence[str]
+) -> dict[str, dict[str, Any]] | None:
+    """``{id: record}`` of ``path`` when it holds every id under ``header``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        found, records = read_feedback(path, complete=False)
+    except UserError:  # unreadable here: the writer's path says why
+        return None
+    if found != json.loads(dumps_record(dict(header))):
+        return None
+    by_id = {str(record["id"]): record for record in records}
+    return by_id if all(str(example_id) in by_id for example_id in ids) else None

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ropg.utils.build_once import build_once
 from ropg.utils.word_tokenizer import SPECIALS
 
 TINY_ALIAS = "tiny-chat"
@@ -92,7 +93,8 @@ def resolve_tiny(model: str, run_dir: Path, texts: Iterable[str], tags: Sequence
     """``tiny-chat`` as a model built (once) under ``RUN/models/tiny-chat``; else ``model``."""
     if model != TINY_ALIAS:
         return model
-    directory = run_dir / "models" / TINY_ALIAS
-    if not (directory / "config.json").is_file():
-        save_tiny_chat_lm(directory, texts, tags=tags)
-    return str(directory)
+
+    def build(temporary: Path) -> None:
+        save_tiny_chat_lm(temporary, texts, tags=tags)
+
+    return str(build_once(run_dir / "models" / TINY_ALIAS, build, "tiny-chat build")[0])

@@ -143,11 +143,16 @@ class Multistage(MethodFamily):
     def plan_rows(self, ctx: RunContext) -> list[Unit]:
         if not self._any_llm(ctx.config):
             return []
+        from ropg.multistage.rows import row_prerequisites
+
         data = ctx.artifacts.get("multistage-data", ("data",))
+        pipeline = self.pipeline_config(ctx.config)
+        earlier = row_prerequisites(list(pipeline.rows), pipeline.rank.base)
         units = []
-        for row in self.pipeline_config(ctx.config).rows:
+        for row in pipeline.rows:
             spec = {"row": row, "config": self._spec(ctx)}
-            unit = Unit("multistage-rows", row, spec, partial(self._run, ctx, row), (data.dep,))
+            deps = (data.dep, *(("multistage-rows", name) for name in earlier[row]))
+            unit = Unit("multistage-rows", row, spec, partial(self._run, ctx, row), deps)
             ctx.artifacts.publish("multistage-row", (row,), Handle.of(unit))
             units.append(unit)
         return units
