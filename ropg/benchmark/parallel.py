@@ -2,18 +2,21 @@
 
 On a CPU, torch gains little from a second thread on the small models of a quick start (the
 whole quick start ran 1.2x faster with two threads than with one on 2 cores), while two
-independent units in two single-threaded processes use both cores fully. With ``jobs > 1``
-the run plans as usual, then hands every unit whose dependencies are finished to one of
-``jobs`` worker processes (spawned, each planning the same run once and running the units it
-is sent), in plan order; the parent alone writes the done markers, so resuming, skipping and
-fingerprints are exactly those of a one-process run. Stages that run every time (the report)
-run in the parent after everything before them.
+independent units in two single-threaded processes keep both cores busy (1.4-1.8x faster than
+one process with two threads; ``benchmarks/perf/quickstart_jobs.py``). With ``jobs > 1`` the
+run plans as usual, starts ``jobs`` worker processes (:mod:`ropg.benchmark.worker`, each
+planning the same run once) and hands each unit to one when every unit it reads is finished:
+the longest chain of remaining work first, and preferably to the worker that computed its
+inputs (their models and embeddings are still in its memory). The parent alone writes the
+done markers, so resuming, skipping and fingerprints are exactly those of a one-process run.
+Stages that run every time (the report) run in the parent after everything before them.
 
 Each worker runs torch with ``cpu_count // jobs`` threads (unless ``OMP_NUM_THREADS`` is
 set). Units must declare every unit whose outputs they read (``Unit.deps``): that is all the
-order this scheduler keeps. Plug-ins (families, retrievers, generators) must be importable by
-the workers: named by ``module:Class`` paths or entry points, or registered when a module the
-run imports is imported, not only in the calling script's ``main``.
+order this scheduler keeps, and two units of a stage must not write one file. Plug-ins
+(families, retrievers, generators) must be importable by the workers: named by
+``module:Class`` paths or entry points, or registered when a module the run imports is
+imported, not only in the calling script's ``main``.
 """
 
 from __future__ import annotations
