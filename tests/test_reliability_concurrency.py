@@ -187,6 +187,24 @@ def test_two_runs_of_the_same_name_at_once_give_one_run_or_a_clean_refusal(tmp_p
     assert json.loads(scores.read_text(encoding="utf-8"))
 
 
+def in_two_threads(call, timeout: float) -> list[object]:
+    """What ``call`` returned (or raised) in each of two threads started together."""
+    results: list[object] = []
+
+    def record() -> None:
+        try:
+            results.append(call())
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            results.append(error)
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results
+
+
 def test_model_builds_racing_into_one_directory_end_with_one_complete_build(tmp_path, monkeypatch):
     """Two runs sharing a cache directory build the same model at the same moment."""
     both_building = threading.Barrier(2, timeout=30)
@@ -199,19 +217,7 @@ def test_model_builds_racing_into_one_directory_end_with_one_complete_build(tmp_
 
     monkeypatch.setitem(smoke.BUILDERS, "smoke-t5", slow_build)
     target = tmp_path / "models" / "smoke-t5"
-    results: list[object] = []
-
-    def build() -> None:
-        try:
-            results.append(smoke.build_model("smoke-t5", target))
-        except Exception as error:  # noqa: BLE001 - the test reports it
-            results.append(error)
-
-    threads = [threading.Thread(target=build) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = in_two_threads(lambda: smoke.build_model("smoke-t5", target), timeout=60)
     assert results == [target, target]
     assert sorted(p.name for p in target.parent.iterdir()) == ["smoke-t5"]  # no temporaries
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "weights.bin"]
@@ -250,19 +256,7 @@ def test_tiny_models_built_by_two_jobs_at_once_end_with_one_build(tmp_path, monk
         def build() -> object:
             return Path(tiny_chat.resolve_tiny("tiny-chat", tmp_path, texts, []))
 
-    results: list[object] = []
-
-    def record() -> None:
-        try:
-            results.append(build())
-        except Exception as error:  # noqa: BLE001 - the test reports it
-            results.append(error)
-
-    threads = [threading.Thread(target=record) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    results = in_two_threads(build, timeout=120)
     assert results == [target, target]
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporaries left
     assert (target / "config.json").is_file()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -31,16 +29,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "benchmarks" / "configs" / "quickstart.yaml"
 TABLES = ("table3.md", "selectors.md", "rpo.md", "multistage.md")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def disk_bytes(path: Path) -> int:
@@ -83,8 +71,9 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"quick start (7 LaMP tasks, every family), {cpus} CPUs, {cpu_model()}")
+    from ropg.utils.environment import describe_hardware
+
+    print(f"quick start (7 LaMP tasks, every family); {describe_hardware()}")
     print("| jobs | wall s | CPU s | largest process RSS GB | disk MB | units | speed vs row 1 |")
     print("|---|---|---|---|---|---|---|")
     first = rows[0]
