@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ropg.benchmark.runner import Markers, Stage, StageReport, Unit, log_stage, plan_run
+from ropg.benchmark.runner import Markers, Stage, StageReport, Unit, log_stage, plan_selected
 from ropg.benchmark.worker import spec_digest
 from ropg.errors import UserError
 
@@ -81,8 +81,7 @@ def _items(planned: Sequence[tuple[Stage, list[Unit]]], markers: Markers) -> lis
                 waits |= earlier
             items.append(_Item(stage, unit, frozenset(waits), len(items)))
         earlier |= {unit.ref for unit in units}
-    by_ref = {item.unit.ref: item for item in items}
-    waiting: dict[tuple[str, str], list[_Item]] = {ref: [] for ref in by_ref}
+    waiting: dict[tuple[str, str], list[_Item]] = {item.unit.ref: [] for item in items}
     for item in items:
         for ref in item.waits:
             waiting[ref].append(item)
@@ -195,16 +194,13 @@ class ParallelRun:
     def _is_done(self, item: _Item) -> bool:
         if not item.fingerprint:
             item.fingerprint = self.markers.fingerprint(item.unit)
-        if item.stage.always:
-            return False
-        marker = self.markers.read(item.unit.stage, item.unit.key)
-        return marker is not None and marker["fingerprint"] == item.fingerprint
+        return self.markers.is_current(item.unit, item.fingerprint, item.stage.always)
 
     def _preference(self, worker: _Worker, item: _Item) -> tuple[bool, float, int]:
         """A unit whose inputs this worker just computed at some cost (a model or embeddings
         still in its memory), then the longest chain, then plan order."""
-        local = sum(seconds for ref, (number, seconds) in self.ran_on.items()
-                    if number == worker.number and ref in item.unit.deps)  # fmt: skip
+        here = [self.ran_on.get(dep, (-1, 0.0)) for dep in item.unit.deps]
+        local = sum(seconds for number, seconds in here if number == worker.number)
         return local >= AFFINITY_SECONDS, item.priority, -item.index
 
     def _send(self, worker: _Worker, item: _Item) -> None:
@@ -287,7 +283,8 @@ class ParallelRun:
                 text=True,
                 encoding="utf-8",
             )
-            process.stdin.write(line)  # type: ignore[union-attr]  # sent with the first unit
+            process.stdin.write(line)  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]  # it plans while others start
             self.workers.append(_Worker(process, number))
         return self.workers
 
@@ -319,11 +316,7 @@ def run_stages_parallel(
     ``stages`` must be the run's own (``all_stages(config.family_list())``): the workers plan
     those again from the config.
     """
-    planned = [
-        (stage, units)
-        for stage, units in plan_run(ctx, stages)
-        if selected is None or stage.name in selected
-    ]
+    planned = plan_selected(ctx, stages, selected)
     logger.info("running with %d worker processes, %d torch thread(s) each", jobs,
                 threads_per_job(jobs))  # fmt: skip
     return ParallelRun(ctx, planned, jobs, show_progress).run()

@@ -111,6 +111,12 @@ class Markers:
         atomic_write_json(self.path(unit.stage, unit.key), marker, indent=1)
         self._cache[(unit.stage, unit.key)] = marker
 
+    def is_current(self, unit: Unit, fingerprint: str, always: bool = False) -> bool:
+        """Whether ``unit`` is done with this ``fingerprint`` (a stage that runs every time
+        never is): a run skips it."""
+        marker = self.read(unit.stage, unit.key)
+        return not always and marker is not None and marker["fingerprint"] == fingerprint
+
     def fingerprint(self, unit: Unit) -> str:
         """Hash of the unit's spec and its dependencies' fingerprints (which must be done)."""
         deps = []
@@ -144,6 +150,17 @@ def plan_run(ctx: Any, stages: Sequence[Stage]) -> list[tuple[Stage, list[Unit]]
     return [(stage, stage.plan(ctx)) for stage in stages]
 
 
+def plan_selected(
+    ctx: Any, stages: Sequence[Stage], selected: Sequence[str] | None
+) -> list[tuple[Stage, list[Unit]]]:
+    """:func:`plan_run`, keeping the ``selected`` stages (all when None)."""
+    return [
+        (stage, units)
+        for stage, units in plan_run(ctx, stages)
+        if selected is None or stage.name in selected
+    ]
+
+
 def run_stages(
     ctx: Any,
     stages: Sequence[Stage],
@@ -155,11 +172,7 @@ def run_stages(
     from tqdm.auto import tqdm
 
     markers = Markers(ctx.run_dir / "state")
-    planned = [
-        (stage, units)
-        for stage, units in plan_run(ctx, stages)
-        if selected is None or stage.name in selected
-    ]
+    planned = plan_selected(ctx, stages, selected)
     reports = []
     for number, (stage, units) in enumerate(planned, start=1):
         started = time.perf_counter()
@@ -173,8 +186,7 @@ def run_stages(
         )
         for unit in units:
             fingerprint = markers.fingerprint(unit)
-            marker = markers.read(unit.stage, unit.key)
-            if not stage.always and marker is not None and marker["fingerprint"] == fingerprint:
+            if markers.is_current(unit, fingerprint, stage.always):
                 report.skipped += 1
                 bar.update(1)
                 continue

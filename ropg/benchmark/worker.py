@@ -11,7 +11,6 @@ both ways, and nothing of the parent's ``__main__`` is imported again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ import traceback
 from typing import Any
 
 from ropg.errors import UserError
+from ropg.utils.fingerprint import json_digest
 
 THREADS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 Result = tuple[str, Any, float]
@@ -29,8 +29,7 @@ Result = tuple[str, Any, float]
 
 def spec_digest(spec: Any) -> str:
     """A digest of a unit's spec: a worker checks it planned the unit it is sent the same way."""
-    text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return json_digest(spec, 24)
 
 
 def plan_units(setup: dict[str, Any]) -> dict[tuple[str, str], Any]:
@@ -72,6 +71,12 @@ def run_unit(planned: dict[tuple[str, str], Any], stage: str, key: str, digest: 
     return "ok", info, time.perf_counter() - started
 
 
+def not_by_hand() -> int:
+    print("error: ropg.benchmark.worker reads JSON lines from the benchmark command that starts"
+          " it (jobs > 1); it is not run by hand", file=sys.stderr)  # fmt: skip
+    return 2
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops us
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -80,7 +85,11 @@ def main() -> int:
     failure: Result | None = None
     planned: dict[tuple[str, str], Any] = {}
     try:
-        planned = plan_units(json.loads(sys.stdin.readline()))
+        setup = json.loads(sys.stdin.readline())
+    except ValueError:
+        return not_by_hand()
+    try:
+        planned = plan_units(setup)
     except UserError as error:
         failure = ("user", str(error), 0.0)
     except Exception:
@@ -88,7 +97,10 @@ def main() -> int:
     for line in sys.stdin:
         if not line.strip():
             break
-        stage, key, digest = json.loads(line)
+        try:
+            stage, key, digest = json.loads(line)
+        except (ValueError, TypeError):
+            return not_by_hand()
         result = failure or run_unit(planned, stage, key, digest)
         protocol.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
         protocol.flush()

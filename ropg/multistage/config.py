@@ -12,8 +12,6 @@ setting redoes exactly what depends on it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -23,6 +21,7 @@ from typing import Any
 
 from ropg.errors import UserError
 from ropg.utils.config import known_settings, parse_scalar, read_yaml
+from ropg.utils.fingerprint import json_digest
 
 FORMATS = ("auto", "documents", "longlamp", "lamp")
 KEYWORD_SOURCES = ("profile", "ranked")
@@ -301,10 +300,7 @@ def strip_runtime(value: Any, runtime: frozenset[str]) -> Any:
     return value
 
 
-def digest(value: Any, length: int = 12) -> str:
-    """The first ``length`` hex digits of the sha256 of ``value``'s canonical JSON."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+digest = json_digest  # the artifact keys of the workspace
 
 
 def parse_overrides(overrides: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 CHUNK = 1 << 20
+
+
+def json_digest(value: Any, length: int = 12) -> str:
+    """The first ``length`` hex digits of the sha256 of ``value``'s canonical JSON (sorted
+    keys, non-JSON values as ``str``)."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
 @functools.lru_cache(maxsize=256)

@@ -148,9 +148,10 @@ class Multistage(MethodFamily):
         data = ctx.artifacts.get("multistage-data", ("data",))
         pipeline = self.pipeline_config(ctx.config)
         earlier = row_prerequisites(list(pipeline.rows), pipeline.rank.base)
+        settings = self._spec(ctx)
         units = []
         for row in pipeline.rows:
-            spec = {"row": row, "config": self._spec(ctx)}
+            spec = {"row": row, "config": settings}
             deps = (data.dep, *(("multistage-rows", name) for name in earlier[row]))
             unit = Unit("multistage-rows", row, spec, partial(self._run, ctx, row), deps)
             ctx.artifacts.publish("multistage-row", (row,), Handle.of(unit))
