@@ -57,15 +57,29 @@ def run(jobs: int, root: Path) -> dict[str, object]:
     }
 
 
+def jobs_list(text: str) -> list[int]:
+    try:
+        values = [int(value) for value in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 1,2; got {text!r}")
+    return values
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", default="1,2", help="comma-separated jobs values (default 1,2)")
+    parser.add_argument(
+        "--jobs", type=jobs_list, default=[1, 2], help="comma-separated jobs values (default 1,2)"
+    )
     parser.add_argument("--keep", help="keep the runs under this directory")
     args = parser.parse_args()
+    if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
+        parser.error(f"--keep {args.keep}: exists and is not empty (the runs must start fresh)")
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ropg-qs-jobs-"))
     rows = []
     try:
-        for jobs in [int(value) for value in args.jobs.split(",")]:
+        for jobs in args.jobs:
             rows.append(run(jobs, base / f"jobs{jobs}"))
             print(f"jobs={jobs}: {rows[-1]['wall_s']} s wall", file=sys.stderr, flush=True)
     finally:
